@@ -1,0 +1,33 @@
+# Two commands for a fresh machine: `make demo` and `make test` (see README.md).
+VENV ?= .venv
+PYTHON ?= python3
+# A CPU build of torch; on a GPU machine use e.g. `make TORCH_SPEC=torch==2.13.0 ...` with
+# your CUDA index configured in pip.
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.gdt-flow-installed
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gdt-flow demo --workdir demo_work
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) demo_work .pytest_cache

@@ -1,0 +1,76 @@
+"""The tracker interface (got10k / OpenCV style) and one-pass evaluation of one sequence.
+
+A tracker is ``init(image, box)`` then ``update(image) -> (box, score)``, boxes ``(x, y, w, h)``
+in 0-based pixels, images BGR ``uint8`` ``(H, W, 3)`` as OpenCV reads them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+class Tracker(Protocol):
+    """What every tracker (GDT and the OpenCV baselines) implements."""
+
+    name: str
+
+    def init(self, image: np.ndarray, box: tuple[float, float, float, float]) -> None: ...
+
+    def update(self, image: np.ndarray) -> tuple[np.ndarray, float]: ...
+
+
+class FrameSource(Protocol):
+    """What OPE needs of a sequence: its frames (lazily) and the first frame's box."""
+
+    name: str
+    ground_truth: np.ndarray  # (N, 4) 0-based; NaN rows allowed
+
+    def __len__(self) -> int: ...
+
+    def frame(self, index: int) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class OPEResult:
+    """One tracker on one sequence: a box per frame (frame 1 = the initial box)."""
+
+    sequence: str
+    boxes: np.ndarray  # (N, 4) 0-based
+    scores: np.ndarray  # (N,) tracker confidence; NaN for frame 1
+    seconds: float  # tracking time (init + updates), image decoding excluded
+
+    @property
+    def fps(self) -> float:
+        return len(self.boxes) / self.seconds if self.seconds > 0 else float("inf")
+
+
+def run_ope(
+    tracker: Tracker,
+    sequence: FrameSource,
+    progress: Callable[[int, int], None] | None = None,
+) -> OPEResult:
+    """One-pass evaluation: init on frame 1's ground truth, update on every later frame."""
+    n = len(sequence)
+    init_box = np.asarray(sequence.ground_truth[0], dtype=np.float64)
+    boxes = np.empty((n, 4))
+    scores = np.full(n, np.nan)
+    boxes[0] = init_box
+    image = sequence.frame(0)
+    start = time.perf_counter()
+    tracker.init(image, tuple(init_box))
+    spent = time.perf_counter() - start
+    for i in range(1, n):
+        image = sequence.frame(i)
+        start = time.perf_counter()
+        box, score = tracker.update(image)
+        spent += time.perf_counter() - start
+        boxes[i] = box
+        scores[i] = score
+        if progress is not None:
+            progress(i + 1, n)
+    return OPEResult(sequence.name, boxes, scores, spent)
