@@ -9,16 +9,23 @@ Usable alone on one image stream::
     box, score = tracker.update(next_image)
 """
 
+from .baselines import OpenCVTracker
 from .config import Config, ConfigError, load_config
 from .network import GDTNet, WeightsError, build_network, load_pretrained, save_checkpoint
+from .tracker import GDTTracker
+from .trackers import TRACKERS, make_tracker
 
 __all__ = [
     "Config",
     "ConfigError",
     "GDTNet",
+    "GDTTracker",
+    "OpenCVTracker",
+    "TRACKERS",
     "WeightsError",
     "build_network",
     "load_config",
     "load_pretrained",
+    "make_tracker",
     "save_checkpoint",
 ]

@@ -98,6 +98,7 @@ class Phase1Config:
     positive_jitter: float = _f(**_range(0.0, 1.0))
     negative_max_iou: float = _f(**_range(0.0, 1.0))
     min_box_size: int = _f(**_range(1))
+    jpeg_quality: int = _f(**_range(1, 100))
     log_every: int = _f(**_range(1))
     checkpoint_every: int = _f(**_range(1))
 
@@ -131,6 +132,7 @@ class TrackerConfig:
     """How candidate features are computed and where."""
 
     candidate_features: str = _f(**_choices("crop", "pooled"))
+    pooled_target_size: int = _f(**_range(16))
     device: str = _f(**_choices("cpu", "cuda"))
     torch_threads: int = _f(**_range(0))
 
@@ -144,6 +146,7 @@ class RayConfig:
     actor_num_gpus: float = _f(**_range(0.0))
     max_actors: int = _f(**_range(1))
     max_restarts: int = _f(**_range(0))
+    max_task_retries: int = _f(**_range(-1))
     patch_shards: int = _f(**_range(1))
     train_workers: int = _f(**_range(1))
     use_gpu: bool = _f()

@@ -8,3 +8,39 @@ import click
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """gdt-flow: pretrain, evaluate, ablate and sweep the GDT tracker on Ray + MLflow."""
+
+
+from workflows.report_cmd import report  # noqa: E402
+
+main.add_command(report)
+
+from workflows.pretrain_cmd import build_patches_command, pretrain_command  # noqa: E402
+
+main.add_command(build_patches_command)
+main.add_command(pretrain_command)
+
+from workflows.evaluate_cmd import evaluate, log_run  # noqa: E402
+
+main.add_command(evaluate)
+main.add_command(log_run)
+
+from workflows.sweep_cmd import sweep  # noqa: E402
+
+main.add_command(sweep)
+
+from workflows.compare_cmd import compare, ui  # noqa: E402
+
+main.add_command(compare)
+main.add_command(ui)
+
+from workflows.ablation_cmd import ablation  # noqa: E402
+
+main.add_command(ablation)
+
+from workflows.demo_cmd import demo  # noqa: E402
+
+main.add_command(demo)
+
+from workflows.track_cmd import track  # noqa: E402
+
+main.add_command(track)

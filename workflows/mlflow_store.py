@@ -38,6 +38,15 @@ def resolve_tracking_uri(uri: str | None = None, base_dir: str | Path | None = N
     return uri
 
 
+def artifact_location(tracking_uri: str) -> str | None:
+    """Where a new experiment keeps artifacts: ``mlartifacts/`` beside a SQLite database (not
+    MLflow's default ``./mlruns`` of whatever directory the first run started in); a tracking
+    server decides for itself (None)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return (Path(tracking_uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
+    return None
+
+
 def ensure_experiment(tracking_uri: str, name: str) -> str:
     """Create (or find) the experiment ``name`` on ``tracking_uri``; return its id (driver only)."""
     import mlflow
@@ -48,7 +57,7 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
         return exp.experiment_id
-    return client.create_experiment(name)
+    return client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
 
 
 def code_version() -> str:

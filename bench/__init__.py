@@ -1,0 +1,1 @@
+"""Benchmarks: commands printing tables (``python -m bench.<name>``), not tests."""

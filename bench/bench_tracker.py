@@ -1,0 +1,129 @@
+"""GDT's two candidate-feature paths and OpenCV's CSRT on the real OTB targets (issue 3).
+
+    python -m bench.bench_tracker [--otb-root ../shared/data/otb] [--max-frames N]
+                                  [--paths crop,pooled] [--set key=value ...]
+
+Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB
+rules, gdt_core.ope), frames/s (init included, as run_ope times it), GFLOP per frame (conv,
+linear and matmul FLOPs counted by torch's FlopCounterMode over the whole run, backward
+included) and the achieved GFLOP/s as a fraction of this machine's dense fp32 matmul rate,
+measured in the same run. The network is the seeded random initialisation unless --weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from gdt_core.config import load_config
+from gdt_core.ope import mean_curves, score_sequence
+from gdt_core.otb import load_sequence
+from gdt_core.trackers import make_tracker
+from gdt_core.tracking import run_ope
+
+TARGETS = (
+    "Couple,Crossing,Football1,Jumping,Skiing,David,Jogging-1,Jogging-2,Human7"  # ../shared/data
+)
+DEFAULT_OTB = Path(__file__).resolve().parents[2] / "shared" / "data" / "otb"
+
+
+class FirstFrames:
+    """The first ``n`` frames of a sequence (a FrameSource)."""
+
+    def __init__(self, seq, n: int | None) -> None:
+        self._seq, self.name = seq, seq.name
+        self.ground_truth = seq.ground_truth[: n or len(seq)]
+
+    def __len__(self) -> int:
+        return len(self.ground_truth)
+
+    def frame(self, index: int) -> np.ndarray:
+        return self._seq.frame(index)
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """Dense fp32 matmul rate of this machine right now (GFLOP/s), torch's thread setting."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def run_tracker(name: str, cfg, weights, sequences) -> dict:
+    curves, frames, seconds = [], 0, 0.0
+    with FlopCounterMode(display=False) as counter:
+        for seq in sequences:
+            result = run_ope(make_tracker(name, cfg, weights), seq)
+            curves.append(score_sequence(seq.ground_truth, result.boxes))
+            frames += len(seq)
+            seconds += result.seconds
+            print(
+                f"  {name:<12} {seq.name:<10} AUC {curves[-1].auc:.3f}  {result.fps:6.2f} fps",
+                flush=True,
+            )
+    mean = mean_curves(curves)
+    gflop = counter.get_total_flops() / 1e9
+    return {
+        "auc": mean.auc,
+        "precision": mean.precision_score,
+        "fps": frames / seconds,
+        "frames": frames,
+        "gflop_per_frame": gflop / frames,
+        "gflops": gflop / seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--otb-root", default=str(DEFAULT_OTB))
+    parser.add_argument("--targets", default=TARGETS)
+    parser.add_argument("--max-frames", type=int, default=None, help="first N frames per target")
+    parser.add_argument("--paths", default="crop,pooled", help="GDT candidate-feature paths")
+    parser.add_argument("--baseline", default="csrt", help="OpenCV tracker beside GDT ('' = none)")
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+
+    cfg = load_config(overrides=[*args.overrides])
+    sequences = [
+        FirstFrames(load_sequence(args.otb_root, name), args.max_frames)
+        for name in args.targets.split(",")
+    ]
+    peak = matmul_gflops()
+    print(
+        f"{len(sequences)} targets, {sum(len(s) for s in sequences)} frames; torch threads "
+        f"{torch.get_num_threads()}; dense matmul {peak:.1f} GFLOP/s; overrides {args.overrides}"
+    )
+    rows = {}
+    for path in filter(None, args.paths.split(",")):
+        rows[f"gdt-{path}"] = run_tracker(
+            "gdt", cfg.replace({"tracker.candidate_features": path}), args.weights, sequences
+        )
+    if args.baseline:
+        rows[args.baseline] = run_tracker(args.baseline, cfg, None, sequences)
+    peak_after = matmul_gflops()
+    print(f"\ndense matmul rate: {peak:.1f} GFLOP/s before, {peak_after:.1f} after")
+    print(
+        f"{'tracker':<12} {'frames':>6} {'AUC':>6} {'prec@20':>8} {'fps':>7} "
+        f"{'GFLOP/fr':>9} {'GFLOP/s':>8} {'of matmul':>9}"
+    )
+    for name, r in rows.items():
+        share = r["gflops"] / max(peak, peak_after)
+        print(
+            f"{name:<12} {r['frames']:>6} {r['auc']:>6.3f} {r['precision']:>8.3f} "
+            f"{r['fps']:>7.2f} {r['gflop_per_frame']:>9.2f} {r['gflops']:>8.1f} {share:>9.1%}"
+        )
+    if "gdt-crop" in rows and "gdt-pooled" in rows:
+        c, p = rows["gdt-crop"], rows["gdt-pooled"]
+        print(f"pooled / crop: {p['fps'] / c['fps']:.1f}x frames/s, AUC {p['auc'] - c['auc']:+.3f}")
+
+
+if __name__ == "__main__":
+    main()

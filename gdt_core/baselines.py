@@ -1,0 +1,46 @@
+"""OpenCV's CSRT, KCF and MIL trackers behind the :class:`~gdt_core.tracking.Tracker` interface.
+
+Boxes stay 0-based ``(x, y, w, h)`` as everywhere in memory (OpenCV is 0-based too; OTB's
+1-based files are converted only by the readers/writers in ``boxes.py``).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .images import ensure_bgr
+
+_FACTORIES = {
+    "csrt": cv2.TrackerCSRT.create,
+    "kcf": cv2.TrackerKCF.create,
+    "mil": cv2.TrackerMIL.create,
+}
+BASELINES = tuple(_FACTORIES)
+
+
+class OpenCVTracker:
+    """One OpenCV tracker; ``update`` returns the last box and score 0 when OpenCV loses it."""
+
+    def __init__(self, name: str) -> None:
+        if name not in _FACTORIES:
+            raise ValueError(f"unknown OpenCV tracker '{name}' (choose from {list(BASELINES)})")
+        self.name = name
+        self._tracker = None
+        self._box = np.zeros(4)
+
+    def init(self, image: np.ndarray, box: tuple[float, float, float, float]) -> None:
+        x, y, w, h = (float(v) for v in box)
+        if not (np.isfinite([x, y, w, h]).all() and w >= 2 and h >= 2):
+            raise ValueError(f"initial box {tuple(box)} must be finite and at least 2x2 pixels")
+        self._tracker = _FACTORIES[self.name]()
+        self._tracker.init(ensure_bgr(image), tuple(int(round(v)) for v in (x, y, w, h)))
+        self._box = np.array([x, y, w, h])
+
+    def update(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        if self._tracker is None:
+            raise RuntimeError(f"{self.name}: update() called before init()")
+        found, rect = self._tracker.update(ensure_bgr(image))
+        if found:
+            self._box = np.asarray(rect, dtype=np.float64)
+        return self._box.copy(), float(found)

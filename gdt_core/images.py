@@ -1,0 +1,33 @@
+"""Frame conversion at the tracker boundary: any OpenCV frame -> BGR uint8 -> network tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def ensure_bgr(image: np.ndarray) -> np.ndarray:
+    """A ``(H, W, 3)`` uint8 BGR view of an OpenCV frame (grayscale and BGRA accepted)."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 images, got dtype {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        return arr[:, :, :3]
+    raise ValueError(f"frames must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {arr.shape}")
+
+
+def frame_tensor(
+    image: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str = "cpu"
+) -> torch.Tensor:
+    """Normalised RGB float tensor ``(1, 3, H, W)`` (0 = the mean colour, section 3.1 input)."""
+    rgb = np.ascontiguousarray(ensure_bgr(image)[:, :, ::-1])
+    t = torch.from_numpy(rgb).to(device).permute(2, 0, 1).float().div_(255.0)
+    m = torch.tensor(mean, device=device).view(3, 1, 1)
+    s = torch.tensor(std, device=device).view(3, 1, 1)
+    return ((t - m) / s).unsqueeze(0)

@@ -1,0 +1,114 @@
+"""Sample boxes around the target (sections 3.2-3.3, section 4): all seeded by a numpy Generator.
+
+* positives: translated copies of the target with IoU >= ``min_iou`` (the target first); no
+  scale jitter: with scale-jittered positives the classifier rewards shrinking boxes and the
+  3-scale search (measured on generated sequences) collapses the box within ~30 frames;
+* negatives: same-size boxes whose centres lie ``min_dist``..``max_dist`` x max(w, h) away;
+* candidates X: centres within a search radius, at ``num_scales`` scales, aspect ratio fixed
+  (section 4), the scale step grown per footnote 7 until the box changes by >= 1 pixel.
+
+Boxes are 0-based ``(x, y, w, h)`` float arrays; they may extend past the image border (the
+feature extractors pad with the mean colour).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .boxes import as_boxes, box_iou, centers
+
+MIN_BOX_SIDE = 2.0  # a side below this cannot change by a whole pixel at any scale step
+_MAX_ROUNDS = 50
+
+
+def _box_from(center: np.ndarray, size: np.ndarray) -> np.ndarray:
+    return np.concatenate([center - size / 2, size], axis=-1)
+
+
+def sample_positives(
+    rng: np.random.Generator, box: np.ndarray, n: int, min_iou: float
+) -> np.ndarray:
+    """``n`` translated copies of ``box`` with continuous IoU >= ``min_iou``; row 0 is ``box``."""
+    box = as_boxes(box)[0]
+    spread = max(1.0 - min_iou, 0.0)  # translation range (x size) that rejection then trims
+    kept = [box[None]]
+    count = 1
+    for _ in range(_MAX_ROUNDS):
+        if count >= n:
+            break
+        m = 4 * (n - count)
+        shift = rng.uniform(-spread, spread, size=(m, 2)) * box[2:]
+        cand = _box_from(centers(box) + shift, np.broadcast_to(box[2:], (m, 2)))
+        ok = cand[box_iou(cand, box[None]) >= min_iou]
+        kept.append(ok)
+        count += len(ok)
+    out = np.concatenate(kept)[:n]
+    if len(out) < n:  # min_iou ~ 1: only the box itself qualifies
+        out = np.concatenate([out, np.repeat(box[None], n - len(out), axis=0)])
+    return out
+
+
+def sample_negatives(
+    rng: np.random.Generator,
+    box: np.ndarray,
+    n: int,
+    min_dist: float,
+    max_dist: float,
+    image_size: tuple[int, int],
+) -> np.ndarray:
+    """``n`` boxes of ``box``'s size whose centres lie ``min_dist``..``max_dist`` x max(w, h)
+    from its centre; centres inside the ``(width, height)`` image are preferred."""
+    box = as_boxes(box)[0]
+    reach = max(box[2], box[3])
+    m = 8 * n
+    radius = rng.uniform(min_dist, max(max_dist, min_dist), size=m) * reach
+    angle = rng.uniform(0, 2 * np.pi, size=m)
+    c = centers(box) + np.stack([np.cos(angle), np.sin(angle)], axis=1) * radius[:, None]
+    inside = (c[:, 0] >= 0) & (c[:, 1] >= 0) & (c[:, 0] < image_size[0]) & (c[:, 1] < image_size[1])
+    order = np.concatenate([np.flatnonzero(inside), np.flatnonzero(~inside)])[:n]
+    return _box_from(c[order], np.broadcast_to(box[2:], (n, 2)))
+
+
+def scale_step(box: np.ndarray, step: float) -> float:
+    """Footnote 7: ``step`` grown in increments of itself until the smaller side of ``box``
+    changes by at least one pixel when scaled up or down by it."""
+    side = float(min(as_boxes(box)[0, 2:]))
+    if not side >= MIN_BOX_SIDE - 1e-9:
+        raise ValueError(f"box side {side:.3g} px is below the minimum of {MIN_BOX_SIDE} px")
+    k = 1
+    while side - side / (1 + k * step) < 1.0 - 1e-9:
+        k += 1
+    return k * step
+
+
+def scale_factors(box: np.ndarray, num_scales: int, step: float) -> np.ndarray:
+    """The pyramid's size factors ``(1 + s)^k``, k centred on 0 (section 4), s per footnote 7.
+
+    Ordered by ``|k|`` (the unchanged size first) so that ties in eq. 5 keep the size.
+    """
+    k = np.arange(num_scales) - (num_scales - 1) / 2
+    return (1 + scale_step(box, step)) ** k[np.argsort(np.abs(k), kind="stable")]
+
+
+def sample_candidates(
+    rng: np.random.Generator,
+    box: np.ndarray,
+    num_scales: int,
+    step: float,
+    search_radius: float,
+    per_scale: int,
+) -> np.ndarray:
+    """The candidate set X (section 3.3): per scale, ``per_scale`` centres uniform in a disk of
+    radius ``search_radius`` x sqrt(w h) around the previous centre (the first one at it)."""
+    box = as_boxes(box)[0]
+    radius = search_radius * np.sqrt(box[2] * box[3])
+    out = []
+    for factor in scale_factors(box, num_scales, step):
+        r = radius * np.sqrt(rng.uniform(0, 1, per_scale))
+        angle = rng.uniform(0, 2 * np.pi, per_scale)
+        offset = np.stack([np.cos(angle), np.sin(angle)], axis=1) * r[:, None]
+        offset[0] = 0.0
+        out.append(
+            _box_from(centers(box) + offset, np.broadcast_to(box[2:] * factor, (per_scale, 2)))
+        )
+    return np.concatenate(out)

@@ -1,0 +1,165 @@
+"""The GDT tracker (section 3.3): ``init`` on the first frame, ``update`` on every later one.
+
+init   -- sample positives/negatives around the given box, phase-2 fine-tune the fc layers on
+          them (section 3.2, optional), estimate both Gaussians by maximum likelihood.
+update -- forward: score the candidate set X (eq. 4), take the arg-max (eq. 5), re-sample at
+          the new location and blend the Gaussians (stage 1, eqs. 6-7); backward: one fc-only
+          iteration (stage 2, eqs. 8-11) when S(x*) >= ``online.score_threshold`` and the
+          cosine similarity of x*'s features to those of the last updated frame's target is
+          >= ``online.similarity_threshold``.
+
+Ablations (Table 1): ``online.backprop=false`` ("no bp"), ``phase2.enabled=false``,
+``network.feature=pretrained_fc7`` (the plain network's 4096-d fc7). Deterministic for
+``cfg.seed`` on the CPU: every random draw comes from one numpy Generator seeded at ``init``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import Config
+from .features import crop_pool5, pooled_pool5
+from .finetune import cosine_similarity, online_step, phase2_finetune
+from .gaussian import BayesLayer, fit_bayes_layer, update_bayes_layer
+from .images import frame_tensor
+from .network import build_network, load_pretrained
+from .sampling import MIN_BOX_SIDE, sample_candidates, sample_negatives, sample_positives
+
+
+class GDTTracker:
+    """GDT behind the :class:`~gdt_core.tracking.Tracker` interface (0-based ``x, y, w, h``)."""
+
+    name = "gdt"
+
+    def __init__(self, config: Config, weights: str | Path | None = None) -> None:
+        self.cfg = config
+        if config.tracker.torch_threads > 0:
+            torch.set_num_threads(config.tracker.torch_threads)
+        self.device = torch.device(config.tracker.device)
+        net = build_network(config.network, config.seed)
+        if weights is not None:
+            load_pretrained(weights, net)
+        self._initial_state = {k: v.clone() for k, v in net.state_dict().items()}
+        self.net = net.to(self.device).eval()  # dropout belongs to phase 1 only
+        self.net.features.requires_grad_(False)  # phase 2 and online: fc layers only
+        self.layer: BayesLayer | None = None
+        self.phase2_iterations = 0
+        self.online_updates = 0
+
+    # -- features -------------------------------------------------------------------------
+    def _frame(self, image: np.ndarray) -> torch.Tensor:
+        net = self.cfg.network
+        return frame_tensor(image, net.mean, net.std, str(self.device))
+
+    def _pool5(self, frame: torch.Tensor, boxes: np.ndarray, ref: np.ndarray) -> torch.Tensor:
+        size, tr = self.cfg.network.input_size, self.cfg.tracker
+        with torch.no_grad():
+            if tr.candidate_features == "crop":
+                return crop_pool5(self.net, frame, boxes, size)
+            return pooled_pool5(
+                self.net, frame, boxes, (ref[2], ref[3]), size, tr.pooled_target_size
+            )
+
+    def _samples(self, frame: torch.Tensor, box: np.ndarray, n_pos: int, n_neg: int):
+        s = self.cfg.sampling
+        h, w = frame.shape[-2:]
+        pos = sample_positives(self._rng, box, n_pos, s.positive_iou)
+        neg = sample_negatives(
+            self._rng, box, n_neg, s.negative_center_distance, s.negative_max_distance, (w, h)
+        )
+        p5 = self._pool5(frame, np.concatenate([pos, neg]), box)
+        return p5[:n_pos], p5[n_pos:]
+
+    # -- Tracker interface ----------------------------------------------------------------
+    def init(self, image: np.ndarray, box: tuple[float, float, float, float]) -> None:
+        """Section 3.2 phase 2 and the initial Gaussians, from the first frame's ``box``."""
+        arr = np.asarray(box, dtype=np.float64).ravel()
+        if arr.shape != (4,) or not np.isfinite(arr).all():
+            raise ValueError(f"initial box must be 4 finite numbers (x, y, w, h), got {box!r}")
+        if arr[2] < MIN_BOX_SIDE or arr[3] < MIN_BOX_SIDE:
+            raise ValueError(
+                f"initial box {tuple(arr)} is too small: width and height must be at least "
+                f"{MIN_BOX_SIDE:g} pixels"
+            )
+        frame = self._frame(image)
+        h, w = frame.shape[-2:]
+        if arr[0] >= w or arr[1] >= h or arr[0] + arr[2] <= 0 or arr[1] + arr[3] <= 0:
+            raise ValueError(f"initial box {tuple(arr)} lies outside the {w}x{h} image")
+        cfg = self.cfg
+        self.net.load_state_dict(self._initial_state)
+        self._rng = np.random.default_rng(cfg.seed)
+        p_pos, p_neg = self._samples(
+            frame, arr, cfg.sampling.first_frame_positives, cfg.sampling.first_frame_negatives
+        )
+        self.phase2_iterations = 0
+        if cfg.phase2.enabled and cfg.phase2.max_iterations > 0:
+            self.phase2_iterations = phase2_finetune(
+                self.net, p_pos, p_neg, cfg, self._rng
+            ).iterations
+        with torch.no_grad():
+            x_pos, x_neg = self.net.fc(p_pos), self.net.fc(p_neg)
+        self.layer = fit_bayes_layer(x_pos, x_neg, cfg.gaussian.variance_floor)
+        self._optimizer = torch.optim.SGD(self.net.fc_parameters(), lr=cfg.online.learning_rate)
+        self._last_updated_feature = x_pos[0].clone()  # row 0 is the given box itself
+        self._box = arr
+        self.online_updates = 0
+
+    def update(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """Track one frame: the new box and its score S(x*) (eqs. 4-5), then learn from it."""
+        if self.layer is None:
+            raise RuntimeError("GDTTracker.update() called before init()")
+        cfg, frame = self.cfg, self._frame(image)
+        c = cfg.candidates
+        cands = sample_candidates(
+            self._rng, self._box, c.num_scales, c.scale_step, c.search_radius, c.positions_per_scale
+        )
+        with torch.no_grad():
+            x = self.net.fc(self._pool5(frame, cands, self._box))
+            scores = self.layer.score(x)
+        best = int(torch.argmax(scores))
+        score = float(scores[best])
+        box = _keep_reachable(cands[best], frame.shape[-1], frame.shape[-2])
+
+        # Stage 1 (forward): re-sample at x*, blend the Gaussians (eqs. 6-7).
+        p_pos, p_neg = self._samples(
+            frame, box, cfg.sampling.num_positives, cfg.sampling.num_negatives
+        )
+        o = cfg.online
+        learn = (
+            o.backprop
+            and o.iterations_per_frame > 0
+            and score >= o.score_threshold
+            and cosine_similarity(x[best], self._last_updated_feature) >= o.similarity_threshold
+        )
+        g = cfg.gaussian
+        with torch.set_grad_enabled(learn):
+            x_pos, x_neg = self.net.fc(p_pos), self.net.fc(p_neg)
+            self.layer = update_bayes_layer(
+                self.layer, x_pos.detach(), x_neg.detach(), g.gamma, g.eq7_form, g.variance_floor
+            )
+            # Stage 2 (backward): fc-only iterations with the Gaussians fixed (eqs. 8-11).
+            for i in range(o.iterations_per_frame if learn else 0):
+                if i > 0:
+                    x_pos, x_neg = self.net.fc(p_pos), self.net.fc(p_neg)
+                online_step(self.net, self._optimizer, x_pos, x_neg, self.layer)
+        if learn:
+            self._last_updated_feature = x[best].clone()
+            self.online_updates += 1
+        self._box = box
+        return box.copy(), score
+
+
+def _keep_reachable(box: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Keep the centre inside the image and the sides >= ``MIN_BOX_SIDE`` (aspect kept), so a
+    target leaving the frame is searched for at the border instead of drifting away."""
+    x, y, w, h = box
+    cx = float(np.clip(x + w / 2, 0, width))
+    cy = float(np.clip(y + h / 2, 0, height))
+    if min(w, h) < MIN_BOX_SIDE:
+        w, h = (
+            (MIN_BOX_SIDE, h * MIN_BOX_SIDE / w) if w <= h else (w * MIN_BOX_SIDE / h, MIN_BOX_SIDE)
+        )
+    return np.array([cx - w / 2, cy - h / 2, w, h])

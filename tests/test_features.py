@@ -1,0 +1,47 @@
+"""Candidate features: the pooled path reads conv5 where the crop path's crop puts it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gdt_core.config import load_config
+from gdt_core.features import conv5_size, crop_pool5, pooled_pool5
+from gdt_core.images import ensure_bgr, frame_tensor
+from gdt_core.network import build_network
+
+
+@pytest.mark.parametrize("size", [67, 99, 131, 227, 256])
+def test_conv5_size_matches_the_network(size):
+    net = build_network(load_config().network)
+    with torch.no_grad():
+        assert net.conv5(torch.zeros(1, 3, size, size)).shape[-1] == conv5_size(size)
+
+
+def test_pooled_features_approximate_crop_features_box_by_box():
+    cfg = load_config()
+    torch.manual_seed(0)
+    net = build_network(cfg.network).eval()
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    img = np.repeat(np.repeat(img[::4, ::4], 4, axis=0), 4, axis=1)  # blocky texture
+    frame = frame_tensor(img, cfg.network.mean, cfg.network.std)
+    boxes = np.array([[60, 40, 24, 20], [64, 38, 24, 20], [55, 47, 26.4, 22], [10, 80, 24, 20]])
+    with torch.no_grad():
+        crop = crop_pool5(net, frame, boxes, 131).flatten(1)
+        pooled = pooled_pool5(net, frame, boxes, (24, 20), 131, 131).flatten(1)
+    same = torch.nn.functional.cosine_similarity(crop, pooled, dim=1)
+    other = torch.nn.functional.cosine_similarity(crop, pooled.roll(1, dims=0), dim=1)
+    assert same.min() > 0.85  # same box, two paths: close (context at the crop edge differs)
+    assert (same > other).all()  # ... closer than any other box's features
+
+
+def test_frames_of_any_channel_layout_become_bgr():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert ensure_bgr(gray).shape == (3, 4, 3)
+    assert ensure_bgr(np.zeros((3, 4, 4), np.uint8)).shape == (3, 4, 3)
+    with pytest.raises(ValueError, match="uint8"):
+        ensure_bgr(np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match="frames must be"):
+        ensure_bgr(np.zeros((3, 4, 2), np.uint8))

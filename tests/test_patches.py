@@ -1,0 +1,128 @@
+"""Patch extraction: IoU bounds of every emitted patch, quotas, determinism, skipped records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gdt_core.boxes import box_iou
+from gdt_core.config import load_config
+from gdt_core.det import list_entries, read_records
+from gdt_core.patches import (
+    PatchParams,
+    build_shard,
+    crop_patch,
+    jitter_boxes,
+    load_shard,
+    plan_shards,
+)
+from gdt_core.synthetic_det import generate_det
+from tests.test_det import make_broken_voc
+
+CFG = load_config().replace({"network.input_size": 67})
+PARAMS = PatchParams.from_config(CFG)
+
+
+@pytest.fixture(scope="module")
+def det_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_det(tmp_path_factory.mktemp("det"), 10, seed=3)
+
+
+def _annotated(root: Path) -> dict[str, np.ndarray]:
+    records, _ = read_records(list_entries(root))
+    return {r.image: r.boxes for r in records}
+
+
+def test_every_negative_is_below_the_iou_bound(det_root: Path, tmp_path: Path) -> None:
+    spec = plan_shards(list_entries(det_root), 600, 1, 0.5, seed=1)[0]
+    result = build_shard(spec, PARAMS, tmp_path)
+    shard = load_shard(tmp_path / result.file)
+    assert (result.num_positive, result.num_negative) == (300, 300)
+    annotated = _annotated(det_root)
+    for box, label, src in zip(shard.boxes, shard.labels, shard.source, strict=True):
+        gt = annotated[str(shard.sources[src])]
+        best = max(float(box_iou(box, g)[0]) for g in gt)
+        if label == 0:
+            assert best < CFG.phase1.negative_max_iou
+        else:  # a 5% jitter keeps a positive well on its object
+            assert best > 0.7
+    assert shard.image(0).shape == (67, 67, 3)
+
+
+def test_quotas_are_met_and_split_over_shards(det_root: Path, tmp_path: Path) -> None:
+    specs = plan_shards(list_entries(det_root), 101, 3, 0.5, seed=0)
+    assert [(s.num_positive, s.num_negative) for s in specs] == [(17, 17), (17, 17), (16, 17)]
+    planned = sorted(e.annotation for s in specs for e in s.entries)
+    assert planned == [e.annotation for e in list_entries(det_root)]
+    results = [build_shard(s, PARAMS, tmp_path) for s in specs]
+    assert sum(r.num_positive + r.num_negative for r in results) == 101
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(det_root: Path, tmp_path: Path) -> None:
+    entries = list_entries(det_root)
+    a = build_shard(plan_shards(entries, 80, 2, 0.5, seed=5)[1], PARAMS, tmp_path / "a")
+    b = build_shard(plan_shards(entries, 80, 2, 0.5, seed=5)[1], PARAMS, tmp_path / "b")
+    c = build_shard(plan_shards(entries, 80, 2, 0.5, seed=6)[1], PARAMS, tmp_path / "c")
+    data = [(tmp_path / d / "shard-00001.npz").read_bytes() for d in "abc"]
+    assert data[0] == data[1] and a.sha256 == b.sha256
+    assert data[0] != data[2] and c.sha256 != a.sha256
+
+
+@pytest.mark.shared_data
+def test_broken_records_are_skipped_and_their_quota_moves_on(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    root = make_broken_voc(shared_data, tmp_path / "voc")
+    spec = plan_shards(list_entries(root), 40, 1, 0.5, seed=0)[0]
+    result = build_shard(spec, PARAMS, tmp_path / "out")
+    assert (result.num_positive, result.num_negative) == (20, 20)
+    assert result.records_used == 2
+    assert sorted(s["reason"] for s in result.skipped) == [
+        "box outside image",
+        "malformed xml",
+        "missing image",
+        "object without bndbox",
+    ]
+
+
+def test_unreadable_image_is_skipped(det_root: Path, tmp_path: Path) -> None:
+    entries = list_entries(det_root)[:2]
+    bad = Path(entries[0].image_dir) / f"{entries[0].stem}.jpg"
+    saved = bad.read_bytes()
+    try:
+        bad.write_bytes(b"not a jpeg")
+        spec = plan_shards(entries, 10, 1, 0.5, seed=0)[0]
+        result = build_shard(spec, PARAMS, tmp_path)
+    finally:
+        bad.write_bytes(saved)
+    assert [s["reason"] for s in result.skipped] == ["unreadable image"]
+    assert result.num_positive + result.num_negative == 10
+
+
+def test_jitter_zero_is_the_box_and_jitter_stays_in_image() -> None:
+    rng = np.random.default_rng(0)
+    box = np.array([10.0, 20.0, 30.0, 40.0])
+    np.testing.assert_allclose(jitter_boxes(rng, box, 3, 0.0, 100, 100), [box] * 3)
+    moved = jitter_boxes(rng, np.array([0.0, 0.0, 50.0, 50.0]), 200, 0.2, 50, 50)
+    assert (moved[:, :2] >= 0).all() and (moved[:, :2] + moved[:, 2:] <= 50).all()
+    # centre offsets are at most 0.2 x the size (before clipping at the image border)
+    inner = jitter_boxes(rng, box, 200, 0.2, 1000, 1000)
+    centres = inner[:, :2] + inner[:, 2:] / 2
+    assert (np.abs(centres - [25.0, 40.0]) <= [6.0 + 1e-9, 8.0 + 1e-9]).all()
+
+
+def test_crop_patch_rounds_outward_then_resizes() -> None:
+    image = np.arange(10 * 12 * 3, dtype=np.uint8).reshape(10, 12, 3)
+    # box x 2.5..6.2, y 3.0..7.5 -> pixels x 2..6 (ceil 6.2 = 7 exclusive), y 3..7
+    expected = cv2.resize(image[3:8, 2:7], (4, 4), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(crop_patch(image, np.array([2.5, 3.0, 3.7, 4.5]), 4), expected)
+
+
+def test_load_shard_names_a_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "shard-00000.npz"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="shard-00000.npz"):
+        load_shard(bad)

@@ -1,0 +1,97 @@
+"""A tiny phase-1 pretrain through Ray Train + MLflow, and loading its model in the tracker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gdt_core.config import load_config
+from gdt_core.images import frame_tensor
+from gdt_core.network import WeightsError
+from gdt_core.synthetic_det import generate_det
+from gdt_core.tracker import GDTTracker
+from workflows.pretrain_job import MODEL_ALIAS, run_pretrain
+from workflows.weights import resolve_weights
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def pretrained(ray_local, tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("pretrain")
+    det = generate_det(tmp / "det", 8, seed=1)
+    cfg = load_config().replace(
+        {
+            "network.input_size": 67,
+            "network.fc6_dim": 64,
+            "network.fc7_dim": 16,
+            "phase1.num_patches": 200,
+            "phase1.iterations": 4,
+            "phase1.batch_size": 16,
+            "phase1.learning_rate": 0.01,
+            "phase1.log_every": 2,
+            "phase1.checkpoint_every": 2,
+            "ray.patch_shards": 2,
+            "mlflow.tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}",
+        }
+    )
+    return cfg, run_pretrain(cfg, det_root=det, storage_dir=tmp / "work")
+
+
+def test_run_records_config_metrics_manifest_and_model(pretrained) -> None:
+    import mlflow
+
+    cfg, result = pretrained
+    uri = cfg.mlflow.tracking_uri
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["phase1.iterations"] == "4"
+    assert set(cfg.flat()) <= set(run.data.params)
+    assert [m.step for m in client.get_metric_history(result.run_id, "loss")] == [2, 4]
+    assert {"accuracy", "patches_per_s"} <= set(run.data.metrics)
+    assert run.data.metrics["patches_object"] == run.data.metrics["patches_background"] == 100
+    assert run.data.metrics["skipped_records"] == 0
+    arts = [a.path for a in client.list_artifacts(result.run_id, "patches")]
+    assert arts == ["patches/manifest.json"]
+    name = cfg.mlflow.registered_model
+    assert result.model_uri == f"models:/{name}/1"
+    assert str(client.get_model_version_by_alias(name, MODEL_ALIAS).version) == "1"
+
+
+def _features(tracker: GDTTracker, size: int) -> torch.Tensor:
+    image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    with torch.no_grad():
+        return tracker.net(frame_tensor(image, tracker.cfg.network.mean, tracker.cfg.network.std))
+
+
+@pytest.mark.parametrize("form", ["version", "alias", "run"])
+def test_logged_model_loads_into_the_tracker_and_changes_features(
+    pretrained, form: str, tmp_path: Path
+) -> None:
+    cfg, result = pretrained
+    name = cfg.mlflow.registered_model
+    spec = {
+        "version": result.model_uri,
+        "alias": f"models:/{name}@{MODEL_ALIAS}",
+        "run": f"runs:/{result.run_id}/checkpoint",
+    }[form]
+    path = resolve_weights(spec, cfg.mlflow.tracking_uri, tmp_path)
+    assert path.read_bytes() == result.checkpoint.read_bytes()
+    size = cfg.network.input_size
+    trained = _features(GDTTracker(cfg, weights=path), size)
+    initial = _features(GDTTracker(cfg), size)  # the same seeded init training started from
+    assert trained.shape == initial.shape == (1, 16)
+    assert not torch.allclose(trained, initial)
+
+
+def test_resolve_weights_errors_name_the_spec(pretrained, tmp_path: Path) -> None:
+    cfg, _ = pretrained
+    assert resolve_weights(None) is None
+    with pytest.raises(WeightsError, match="nope.pt"):
+        resolve_weights(tmp_path / "nope.pt")
+    with pytest.raises(WeightsError, match="models:/no-such-model/1"):
+        resolve_weights("models:/no-such-model/1", cfg.mlflow.tracking_uri)

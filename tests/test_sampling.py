@@ -1,0 +1,88 @@
+"""Sampling geometry: positives' IoU, negatives' distances, footnote 7's scale steps, X."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gdt_core.boxes import box_iou, centers
+from gdt_core.sampling import (
+    sample_candidates,
+    sample_negatives,
+    sample_positives,
+    scale_factors,
+    scale_step,
+)
+
+BOX = np.array([40.0, 30.0, 24.0, 16.0])
+
+
+def test_positives_overlap_the_target_enough_and_start_with_it():
+    pos = sample_positives(np.random.default_rng(0), BOX, 100, 0.7)
+    assert pos.shape == (100, 4)
+    assert np.array_equal(pos[0], BOX)
+    iou = box_iou(pos, BOX[None])
+    assert iou.min() >= 0.7
+    assert iou[1:].max() < 1.0  # not all copies of the box: real jitter
+    assert np.ptp(centers(pos)[:, 0]) > 1.0
+    assert np.all(pos[:, 2:] == BOX[2:])  # translated copies: the scale search is X's job
+
+
+def test_positives_at_iou_one_fall_back_to_the_box():
+    pos = sample_positives(np.random.default_rng(0), BOX, 5, 1.0)
+    assert np.array_equal(pos, np.repeat(BOX[None], 5, axis=0))
+
+
+def test_negatives_are_far_same_size_and_inside_when_possible():
+    neg = sample_negatives(np.random.default_rng(0), BOX, 50, 1.0, 2.0, (200, 150))
+    d = np.linalg.norm(centers(neg) - centers(BOX), axis=1)
+    assert d.min() >= 24.0 - 1e-9 and d.max() <= 48.0 + 1e-9  # x max(w, h) = 24
+    assert np.all(neg[:, 2:] == BOX[2:])
+    c = centers(neg)
+    assert np.all((c >= 0) & (c < [200, 150]))
+    assert box_iou(neg, BOX[None]).max() < 0.35
+
+
+def test_negatives_near_a_corner_still_come_back():
+    corner = np.array([0.0, 0.0, 20.0, 20.0])
+    neg = sample_negatives(np.random.default_rng(1), corner, 30, 1.0, 2.0, (60, 60))
+    assert len(neg) == 30
+    assert np.all(centers(neg) >= 0)
+
+
+def test_sampling_is_deterministic_for_a_seed():
+    a = sample_candidates(np.random.default_rng(5), BOX, 3, 0.027, 0.6, 16)
+    b = sample_candidates(np.random.default_rng(5), BOX, 3, 0.027, 0.6, 16)
+    c = sample_candidates(np.random.default_rng(6), BOX, 3, 0.027, 0.6, 16)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_scale_step_by_hand():
+    assert scale_step(np.array([0, 0, 100.0, 200.0]), 0.027) == pytest.approx(0.027)
+    # side 20: 20 - 20/1.027 = 0.53 px < 1; 20 - 20/1.054 = 1.02 px -> two steps
+    assert scale_step(np.array([0, 0, 20.0, 50.0]), 0.027) == pytest.approx(0.054)
+
+
+@pytest.mark.parametrize("side", [2.0, 2.5, 3.0, 5.0, 8.0, 13.0, 37.0, 80.0])
+def test_footnote7_every_scale_changes_the_box_by_a_pixel(side):
+    box = np.array([10.0, 10.0, side, side * 1.7])
+    factors = scale_factors(box, 3, 0.027)
+    assert factors[0] == 1.0  # the unchanged size first
+    changed = np.abs(side * factors[1:] - side)
+    assert changed.min() >= 1.0 - 1e-9
+
+
+def test_scale_step_rejects_sub_two_pixel_boxes():
+    with pytest.raises(ValueError, match="minimum"):
+        scale_step(np.array([0, 0, 1.0, 10.0]), 0.027)
+
+
+def test_candidates_three_scales_fixed_aspect_within_radius():
+    cands = sample_candidates(np.random.default_rng(0), BOX, 3, 0.027, 0.6, 16)
+    assert cands.shape == (48, 4)
+    assert np.array_equal(cands[0], BOX)  # the previous box itself is a candidate
+    assert np.allclose(cands[:, 2] / cands[:, 3], 24 / 16)  # aspect ratio of frame 1
+    widths = np.unique(np.round(cands[:, 2], 6))
+    assert len(widths) == 3
+    d = np.linalg.norm(centers(cands) - centers(BOX), axis=1)
+    assert d.max() <= 0.6 * np.sqrt(24 * 16) + 1e-9

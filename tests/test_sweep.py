@@ -1,0 +1,239 @@
+"""``gdt-flow sweep`` / ``compare`` end to end: Ray Tune trials logged through a real MLflow
+tracking server (a ``mlflow server`` process on loopback, SQLite backend, artifacts in tmp).
+
+Trials track one generated 12-frame target with OpenCV's CSRT (the fastest tracker behind the
+same interface) so that each trial costs about a second of tracking; what is tested is the
+workflow: Tune trials, nesting, resume, failures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.evaluation_data import make_otb_root
+from workflows.cli import main
+
+GDT_FLOW = str(Path(sys.executable).parent / "gdt-flow")
+SERVER_START_S = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real ``mlflow server`` on 127.0.0.1; yields its http:// URI; killed by pid at the end."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    log = open(root / "server.log", "w")  # noqa: SIM115 -- closed at teardown
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],  # fmt: skip
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: the server and its workers
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVER_START_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            tail = (root / "server.log").read_text()[-3000:]
+            pytest.fail(f"mlflow server did not start:\n{tail}")
+        time.sleep(0.2)  # polling interval of the readiness check, not a synchronisation
+    yield uri
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def otb(tmp_path_factory):
+    return make_otb_root(tmp_path_factory.mktemp("sweep-otb"))
+
+
+def _sweep_args(otb, storage: Path, uri: str, experiment: str, values: str, name: str) -> list:
+    otb_root, table = otb
+    return ["sweep", "--param", "gamma", "--values", values,
+            "--otb-root", str(otb_root), "--sequence-table", str(table), "--sequences", "SynA",
+            "--tracker", "csrt", "--storage", str(storage), "--name", name,
+            "--tracking-uri", uri, "--experiment", experiment, "--max-concurrent", "1"]  # fmt: skip
+
+
+def _runs(uri: str, experiment: str):
+    """(client, parent runs, child runs) of an experiment; no runs if it does not exist yet."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id]) if exp is not None else []
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return client, parents, children
+
+
+def _describe(runs) -> str:
+    return "\n".join(
+        f"{r.info.run_name} {r.info.status} {r.data.tags.get('gdt.error')}" for r in runs
+    )
+
+
+@pytest.mark.ray
+def test_two_value_gamma_sweep_makes_one_parent_and_two_children(
+    ray_local, mlflow_server, otb, tmp_path: Path
+):
+    assert mlflow_server.startswith("http://127.0.0.1:")
+    args = _sweep_args(otb, tmp_path / "sweeps", mlflow_server, "sweep-two", "0.9,0.95", "two")
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "trials: 2 finished, 0 failed, 0 unfinished" in res.output
+
+    client, parents, children = _runs(mlflow_server, "sweep-two")
+    assert len(parents) == 1 and len(children) == 2, _describe(parents + children)
+    (parent,) = parents
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert sorted(c.data.params["gaussian.gamma"] for c in children) == ["0.9", "0.95"]
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert 0.0 <= child.data.metrics["auc"] <= 1.0 and "precision" in child.data.metrics
+        assert "auc/SynA" in child.data.metrics  # the same metrics as gdt-flow evaluate
+        assert child.data.tags["gdt.sweep"] == "two"
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["sweep.params"] == "gaussian.gamma"
+    space = json.loads(parent.data.params["sweep.space"])
+    assert space == {"gaussian.gamma": {"grid": [0.9, 0.95]}}
+    assert parent.data.params["sweep.metric"] == "auc"
+    (best,) = [c for c in children if c.info.run_id == parent.data.tags["best.run_id"]]
+    assert best.data.metrics["auc"] == max(c.data.metrics["auc"] for c in children)
+    assert parent.data.metrics["best_auc"] == pytest.approx(best.data.metrics["auc"])
+    assert parent.data.tags["best.gaussian.gamma"] == best.data.params["gaussian.gamma"]
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert artifacts == {"plots/auc_vs_gaussian.gamma.png"}
+
+    shown = CliRunner().invoke(
+        main, ["compare", "--tracking-uri", mlflow_server, "--parent", parent.info.run_id]
+    )
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0].split() == ["run", "run_id", "status", "auc", "precision", "fps"] + [
+        "gaussian.gamma"
+    ]
+    assert len([line for line in lines if "FINISHED" in line]) == 2
+    assert f"--set gaussian.gamma={best.data.params['gaussian.gamma']}" in shown.output
+    whole = CliRunner().invoke(
+        main, ["compare", "--tracking-uri", mlflow_server, "--experiment", "sweep-two"]
+    )
+    assert whole.exit_code == 0, whole.output
+    assert "gaussian.gamma" in whole.output.splitlines()[0]  # the key that varies among runs
+    assert len(whole.output.splitlines()) == 2 + 3 + 3  # header, rule, 3 runs; blank, best, --set
+
+
+def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            pytest.fail(f"sweep ended (rc {proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.5)  # polling interval of the MLflow store, not a synchronisation
+
+
+def _finished_children(uri: str, experiment: str) -> int:
+    return sum(1 for c in _runs(uri, experiment)[2] if c.info.status == "FINISHED")
+
+
+@pytest.mark.ray
+def test_interrupted_sweep_resumes_without_rerunning_and_a_failing_trial_is_recorded(
+    ray_local, mlflow_server, otb, tmp_path: Path
+):
+    """Interrupt (Ctrl-C) once a trial has finished; --resume runs the rest, no trial twice.
+
+    γ = 1.5 is out of the config's range: that trial fails (ERROR in Tune, FAILED in MLflow,
+    the error as tag and artifact) while the others finish.
+    """
+    storage = tmp_path / "sweeps"
+    values = "0.8,0.85,1.5,0.9,0.95"  # five trials: some are left when the first has finished
+    args = _sweep_args(otb, storage, mlflow_server, "sweep-resume", values, "resume")
+    address = ray_local.get_runtime_context().gcs_address
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [GDT_FLOW, *args, "--address", address], cwd=tmp_path, stdout=out, stderr=out
+        )
+        try:
+            _wait_for(
+                lambda: _finished_children(mlflow_server, "sweep-resume") >= 1,
+                240,
+                "the first finished trial",
+                proc,
+            )
+            proc.send_signal(signal.SIGINT)
+            rc = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert rc == 130, log.read_text()[-3000:]  # interrupted with trials left
+    _, parents, children = _runs(mlflow_server, "sweep-resume")
+    assert parents[0].info.status == "KILLED"
+    before = {c.info.run_id for c in children if c.info.status == "FINISHED"}
+    assert 1 <= len(before) < 5, _describe(children)
+    records = sorted((storage / "resume" / "evaluations").glob("*/targets/*.json"))
+    written = {path: path.stat().st_mtime_ns for path in records}  # one per tracked target
+
+    res = CliRunner().invoke(
+        main, ["sweep", "--resume", "--name", "resume", "--storage", str(storage)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "trials: 4 finished, 1 failed, 0 unfinished" in res.output
+
+    client, parents, children = _runs(mlflow_server, "sweep-resume")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    trial_ids = [c.data.tags["gdt.trial_id"] for c in children]
+    assert len(children) == 5 and len(set(trial_ids)) == 5, _describe(children)  # none twice
+    assert before <= {c.info.run_id for c in children}  # finished children kept as they were
+    assert {p: p.stat().st_mtime_ns for p in records} == written  # no target tracked again
+    by_gamma = {c.data.params["gaussian.gamma"]: c for c in children}
+    assert sorted(by_gamma) == ["0.8", "0.85", "0.9", "0.95", "1.5"]
+    assert {by_gamma[g].info.status for g in ("0.8", "0.85", "0.9", "0.95")} == {"FINISHED"}
+    failed = by_gamma["1.5"]
+    assert failed.info.status == "FAILED"
+    assert "'gaussian.gamma' = 1.5 out of range" in failed.data.tags["gdt.error"]
+    assert [a.path for a in client.list_artifacts(failed.info.run_id)] == ["error.txt"]

@@ -1,0 +1,84 @@
+"""``gdt-flow track`` on a small generated OTB folder: results file, JSON, video, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gdt_core.box_file import read_box_file
+from gdt_core.synthetic_otb import write_synthetic_sequence
+from workflows.cli import main
+
+FAST = [
+    "network.input_size=99",
+    "tracker.pooled_target_size=32",
+    "sampling.first_frame_positives=16",
+    "sampling.first_frame_negatives=32",
+    "sampling.num_positives=4",
+    "sampling.num_negatives=8",
+    "candidates.positions_per_scale=8",
+    "phase2.max_iterations=2",
+    "phase2.batch_size=16",
+]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return write_synthetic_sequence(tmp_path_factory.mktemp("otb"), "Tiny", 8, seed=1)
+
+
+def _args(*extra):
+    out = []
+    for item in FAST:
+        out += ["--set", item]
+    return [*out, *extra]
+
+
+def test_track_writes_results_json_and_video(folder, tmp_path):
+    out, js, video = tmp_path / "r.txt", tmp_path / "m.json", tmp_path / "v.mp4"
+    args = _args("--sequence", str(folder), "--out", str(out), "--json", str(js))
+    result = CliRunner().invoke(main, ["track", *args, "--video", str(video)])
+    assert result.exit_code == 0, result.output
+    assert "AUC" in result.output and "frames/s" in result.output
+    boxes = read_box_file(out)
+    assert boxes.shape == (8, 4)
+    first_gt = read_box_file(folder / "groundtruth_rect.txt")[0]
+    assert boxes[0] == pytest.approx(first_gt)  # 1-based in the file, like the ground truth
+    metrics = json.loads(js.read_text())
+    assert set(metrics) == {"auc", "precision", "fps", "frames"} and metrics["frames"] == 8
+    assert video.stat().st_size > 1000
+
+
+def test_track_a_baseline_by_name(folder, tmp_path):
+    args = ["--sequence", str(folder), "--out", str(tmp_path / "r.txt"), "--tracker", "kcf"]
+    result = CliRunner().invoke(main, ["track", *args])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--weights", "missing.pt"], "missing.pt"),
+        (["--tracker", "nope"], "unknown tracker"),
+        (["--set", "tracker.candidate_features=fast"], "tracker.candidate_features"),
+    ],
+)
+def test_track_errors_are_named(folder, tmp_path, extra, message):
+    args = ["--sequence", str(folder), "--out", str(tmp_path / "r.txt"), *extra]
+    result = CliRunner().invoke(main, ["track", *args])
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_track_by_name_needs_otb_root(tmp_path):
+    result = CliRunner().invoke(main, ["track", "--sequence", "Crossing", "--out", "r.txt"])
+    assert result.exit_code != 0 and "--otb-root" in result.output
+
+
+def test_track_a_real_otb_target_by_name(shared_data, tmp_path):
+    args = ["--sequence", "Skiing", "--otb-root", str(shared_data / "otb"), "--tracker", "csrt"]
+    result = CliRunner().invoke(main, ["track", *args, "--out", str(tmp_path / "r.txt")])
+    assert result.exit_code == 0, result.output
+    assert read_box_file(tmp_path / "r.txt").shape == (81, 4)

@@ -1,0 +1,165 @@
+"""``gdt-flow ablation``: Table 1's eight variants, each an evaluation, one MLflow parent run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from workflows.evaluate_cmd import (
+    evaluation_options,
+    explain_unlogged,
+    prepare,
+    run_one_evaluation,
+)
+
+DEFAULT_OUT = Path("runs") / "ablation"
+
+
+@click.command()
+@click.option(
+    "--objectness-weights",
+    help="Phase-1 (obj-general) checkpoint: a file, runs:/... or models:/... "
+    "(default: random initialisation).",
+)
+@click.option(
+    "--pretrained-weights",
+    help="ImageNet pre-trained AlexNet (torchvision state dict) for the no obj-general and "
+    "pre-trained variants (default: random initialisation).",
+)
+@click.option("--variants", help="Comma-separated subset of variant keys (default: all eight).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=str(DEFAULT_OUT),
+    show_default=True,
+    help="One evaluation directory per variant; re-runs resume.",
+)
+@evaluation_options
+def ablation(
+    objectness_weights: str | None,
+    pretrained_weights: str | None,
+    variants: str | None,
+    out_dir: str,
+    otb_root: str,
+    anno_dir: str | None,
+    sequences: str,
+    sequence_table: str | None,
+    address: str | None,
+    max_actors: int | None,
+    compare_with: tuple[str, ...],
+    json_out: str | None,
+    strict: bool,
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+) -> None:
+    """The ablation study of section 4.1 (Table 1) on OTB targets, printed beside the paper."""
+    from workflows.ablation import (
+        VARIANTS,
+        feature_dim,
+        format_table,
+        plot_variants,
+        variant_config,
+        write_ablation,
+    )
+    from workflows.mlflow_store import code_version, resolve_tracking_uri
+
+    cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
+    chosen = list(VARIANTS)
+    if variants:
+        keys = [k.strip() for k in variants.split(",") if k.strip()]
+        unknown = sorted(set(keys) - {v.key for v in VARIANTS})
+        if unknown:
+            raise click.UsageError(
+                f"unknown variant(s) {unknown}; choose from {[v.key for v in VARIANTS]}"
+            )
+        chosen = [v for v in VARIANTS if v.key in keys]
+    sources = {"objectness": objectness_weights, "pretrained": pretrained_weights}
+    flags = {"objectness": "--objectness-weights", "pretrained": "--pretrained-weights"}
+    for kind in sorted({v.weights for v in chosen}):
+        if not sources[kind]:
+            click.secho(
+                f"warning: no {flags[kind]}: the variants that need {kind} weights run on a "
+                "RANDOMLY INITIALISED network (seeded); their numbers say nothing about Table 1",
+                fg="yellow",
+                err=True,
+            )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    from workflows.evaluate_job import TrackingPool
+
+    pool = TrackingPool(cfg)  # the variants share warm actors
+    rows = []
+    for variant in chosen:
+        vcfg = variant_config(cfg, variant)
+        click.echo(f"== {variant.name} ==")
+        result, summary, _ = run_one_evaluation(
+            vcfg,
+            tracker="gdt",
+            weights=sources[variant.weights],
+            otb_root=otb_root,
+            anno_dir=anno_dir,
+            sequences=names,
+            run_dir=out / variant.key,
+            label=variant.key,
+            sequence_table=sequence_table,
+            compare_with=list(compare_with),
+            strict=strict,
+            quiet=True,
+            attribute_plots=False,  # per attribute: the variants side by side, below
+            pool=pool,
+        )
+        scores = summary["trackers"].get(variant.key)
+        rows.append(
+            {
+                "key": variant.key,
+                "name": variant.name,
+                "weights": sources[variant.weights] or "random-init",
+                "precision": scores["precision"] if scores else None,
+                "success": scores["auc"] if scores else None,
+                "fps": scores["fps"] if scores else None,
+                "feature_dim": feature_dim(vcfg),
+                "paper_precision": variant.paper_precision,
+                "paper_success": variant.paper_success,
+                "paper_dim": variant.paper_dim,
+                "failed": sorted(summary["failed"]),
+            }
+        )
+    pool.close()
+    params = {
+        "sequences": ",".join(names),
+        "objectness_weights": objectness_weights or "random-init",
+        "pretrained_weights": pretrained_weights or "random-init",
+        "variants": ",".join(v.key for v in chosen),
+    }
+    write_ablation(out, rows, {"params": params, "code_version": code_version()})
+    plot_variants(out, chosen)
+    click.echo(format_table(rows))
+    parent = log_ablation_or_explain(out, resolve_tracking_uri(cfg.mlflow.tracking_uri), cfg)
+    if parent:
+        click.echo(f"MLflow parent run {parent}")
+    if json_out:
+        from workflows.ablation import read_ablation
+
+        Path(json_out).write_text(json.dumps(read_ablation(out), indent=1))
+    failed = [row["key"] for row in rows if row["failed"]]
+    if failed and strict:
+        raise click.ClickException(f"variants with failed targets: {', '.join(failed)}")
+
+
+def log_ablation_or_explain(out: Path, tracking_uri: str, cfg) -> str | None:
+    """Log the parent and child runs; on failure say how to log them later."""
+    from workflows.ablation import log_ablation
+    from workflows.evaluation_mlflow import check_reachable
+    from workflows.mlflow_store import ensure_experiment
+
+    try:
+        check_reachable(tracking_uri)
+        return log_ablation(
+            out, tracking_uri, ensure_experiment(tracking_uri, cfg.mlflow.experiment)
+        )
+    except Exception as exc:  # noqa: BLE001 -- the results on disk stand
+        explain_unlogged(out, tracking_uri, exc)
+        return None

@@ -1,0 +1,307 @@
+"""``gdt-flow evaluate`` and ``gdt-flow log-run``: OTB evaluation on Ray actors, logged to MLflow.
+
+The results on disk come first (``<run dir>/<Tracker>/<Seq>.txt``, per-target records, the
+report, the table and the plots); the MLflow run is made from them afterwards, so an
+unreachable tracking server loses nothing: ``gdt-flow log-run DIR`` logs the directory later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workflows.options import build_config, config_options
+
+DEFAULT_RUNS_DIR = Path("runs") / "evaluate"
+
+
+def default_run_dir(cfg_json: str, tracker: str, weights_id: str, label: str) -> Path:
+    """``runs/evaluate/<label>-<hash>``: the same command resumes in the same directory."""
+    digest = hashlib.sha256(f"{cfg_json}|{tracker}|{weights_id}".encode()).hexdigest()[:10]
+    return DEFAULT_RUNS_DIR / f"{label}-{digest}"
+
+
+def _echo_record(record, done: int, total: int) -> None:
+    if record.done:
+        click.echo(
+            f"[{done}/{total}] {record.sequence}: AUC {record.auc:.3f}  P@20 "
+            f"{record.precision:.3f}  {record.fps:.1f} fps  ({record.frames} frames)"
+            + ("  [actor restarted]" if record.actor_restarted else "")
+        )
+    else:
+        click.secho(
+            f"[{done}/{total}] {record.sequence}: FAILED {record.error}", fg="red", err=True
+        )
+
+
+def explain_unlogged(run_dir: Path, tracking_uri: str, exc: Exception) -> None:
+    """Say that MLflow failed, that the results on disk are complete, and how to log later."""
+    click.secho(
+        f"warning: could not log to MLflow at {tracking_uri} ({type(exc).__name__}: "
+        f"{str(exc)[:300]}).\nThe results in {run_dir} are complete; once the server is "
+        f"reachable, log them with:\n  gdt-flow log-run {run_dir} --tracking-uri {tracking_uri}",
+        fg="yellow",
+        err=True,
+    )
+
+
+def log_or_explain(run_dir: Path, tracking_uri: str, experiment: str) -> str | None:
+    """Log ``run_dir`` to MLflow; on failure say how to log it later and return None."""
+    from workflows.evaluation_mlflow import check_reachable, log_evaluation
+    from workflows.mlflow_store import ensure_experiment
+
+    try:
+        check_reachable(tracking_uri)  # seconds, not MLflow's minutes of HTTP retries
+        return log_evaluation(run_dir, tracking_uri, ensure_experiment(tracking_uri, experiment))
+    except Exception as exc:  # noqa: BLE001 -- any MLflow failure: the disk results stand
+        explain_unlogged(run_dir, tracking_uri, exc)
+        return None
+
+
+def run_one_evaluation(
+    cfg,
+    *,
+    tracker: str,
+    weights: str | None,
+    otb_root: str,
+    anno_dir: str | None,
+    sequences: list[str],
+    run_dir: Path | None,
+    label: str,
+    sequence_table: str | None,
+    compare_with: list[str],
+    strict: bool,
+    quiet: bool = False,
+    attribute_plots: bool = True,
+    pool=None,
+) -> tuple[Any, dict[str, Any], list[float]]:
+    """Resolve weights, fan the targets out on Ray, score; returns (result, summary, start-ups).
+
+    Shared by ``evaluate`` and ``ablation``. Ray must be initialised by the caller; ``pool``
+    (a :class:`workflows.evaluate_job.TrackingPool`) keeps actors across evaluations.
+    """
+    from gdt_core.network import WeightsError
+    from workflows.evaluate_job import run_evaluation
+    from workflows.evaluation import EvaluationSpec, missing_targets, weights_fingerprint
+    from workflows.evaluation_summary import summarize_run, write_summary
+    from workflows.mlflow_store import code_version, resolve_tracking_uri
+    from workflows.weights import resolve_weights
+
+    missing = missing_targets(otb_root, sequences, sequence_table)
+    if missing:
+        message = f"{len(missing)} target(s) not under {otb_root}: {', '.join(missing)}"
+        if strict:
+            raise click.ClickException(message + " (--strict)")
+        click.secho(f"warning: {message}; skipped", fg="yellow", err=True)
+    try:
+        local = resolve_weights(weights, resolve_tracking_uri(cfg.mlflow.tracking_uri))
+        weights_id = weights_fingerprint(local)
+    except (WeightsError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if local is None and tracker == "gdt" and not quiet:
+        click.secho(
+            "note: no --weights given: the GDT network is randomly initialised (seeded)",
+            fg="yellow",
+            err=True,
+        )
+    spec = EvaluationSpec(
+        config=cfg,
+        tracker=tracker,
+        weights=str(local) if local is not None else None,
+        weights_uri=weights,
+        otb_root=str(Path(otb_root).resolve()),
+        anno_dir=str(Path(anno_dir).resolve()) if anno_dir else None,
+        label=label,
+        sequence_table=str(Path(sequence_table).resolve()) if sequence_table else None,
+    )
+    if run_dir is None:
+        kept = {k: v for k, v in cfg.to_dict().items() if k not in ("ray", "mlflow")}
+        run_dir = default_run_dir(json.dumps(kept, sort_keys=True), tracker, weights_id, spec.name)
+    click.echo(f"evaluating {spec.name} on {len(sequences) - len(missing)} target(s) -> {run_dir}")
+    result, startup = run_evaluation(
+        spec,
+        sequences,
+        run_dir,
+        on_record=None if quiet else _echo_record,
+        pool=pool,
+        manifest_extra={
+            "compare_with": [str(Path(d).resolve()) for d in compare_with],
+            "code_version": code_version(),
+        },
+    )
+    if result.resumed:
+        click.echo(f"resumed: {len(result.resumed)} target(s) already finished in {run_dir}")
+    summary = summarize_run(
+        result.run_dir,
+        warn=lambda m: click.secho(f"warning: {m}", fg="yellow", err=True),
+        attribute_plots=attribute_plots,
+    )
+    summary["actor_startup_s"] = startup
+    write_summary(result.run_dir, summary)
+    return result, summary, startup
+
+
+def evaluation_options(func):
+    """Options shared by ``evaluate`` and ``ablation``: data, Ray, strictness, config."""
+    options = [
+        click.option("--otb-root", required=True, type=click.Path(exists=True, file_okay=False)),
+        click.option(
+            "--anno",
+            "anno_dir",
+            type=click.Path(exists=True, file_okay=False),
+            help="Flat ground-truth folder <anno>/<Seq>.txt (default: the OTB download's own).",
+        ),
+        click.option("--sequences", required=True, help="cvpr13 | tb50 | tb100 | NAME,NAME,..."),
+        click.option(
+            "--sequence-table",
+            type=click.Path(exists=True, dir_okay=False),
+            help="A CSV like datasets/otb/sequences.csv for sequences outside OTB-100.",
+        ),
+        click.option("--address", help="Ray cluster address (default: start Ray locally)."),
+        click.option("--max-actors", type=click.IntRange(1), help="Tracking actors at once."),
+        click.option(
+            "--compare-with",
+            multiple=True,
+            type=click.Path(exists=True, file_okay=False),
+            help="Published results <DIR>/<Tracker>/<Seq>.txt to add to plots and table.",
+        ),
+        click.option(
+            "--json",
+            "json_out",
+            type=click.Path(dir_okay=False),
+            help="Write the scores (report schema + fps + mlflow_run_id) as JSON.",
+        ),
+        click.option("--strict", is_flag=True, help="Missing or failed targets are errors."),
+        config_options,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def prepare(overlays, overrides, address, max_actors, sequences, sequence_table):
+    """The config, the target names and a running Ray: the common start of both commands."""
+    from gdt_core.otb import OTBDataError, sequence_names
+    from gdt_core.otb import sequence_table as load_table
+    from workflows.ray_runtime import init_ray
+
+    cfg = build_config(
+        overlays, overrides, **{"ray.address": address, "ray.max_actors": max_actors}
+    )
+    try:
+        names = sequence_names(sequences, load_table(sequence_table))
+    except OTBDataError as exc:
+        raise click.UsageError(str(exc)) from None
+    init_ray(cfg.ray.address)
+    return cfg, names
+
+
+@click.command()
+@click.option("--tracker", type=click.Choice(["gdt", "csrt", "kcf", "mil"]), default="gdt")
+@click.option("--weights", help="Weights: a file, runs:/<id>/<path> or models:/<name>/<version>.")
+@click.option("--label", default="", help="Results folder / legend name (default: tracker).")
+@click.option("--out", "run_dir", type=click.Path(file_okay=False), help="Run directory.")
+@evaluation_options
+def evaluate(
+    otb_root: str,
+    anno_dir: str | None,
+    sequences: str,
+    sequence_table: str | None,
+    tracker: str,
+    weights: str | None,
+    label: str,
+    run_dir: str | None,
+    address: str | None,
+    max_actors: int | None,
+    compare_with: tuple[str, ...],
+    json_out: str | None,
+    strict: bool,
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+) -> None:
+    """One-pass evaluation of a tracker on OTB targets, one Ray actor per running target."""
+    from workflows.evaluation_summary import format_table, write_summary
+    from workflows.mlflow_store import resolve_tracking_uri
+
+    cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
+    result, summary, _ = run_one_evaluation(
+        cfg,
+        tracker=tracker,
+        weights=weights,
+        otb_root=otb_root,
+        anno_dir=anno_dir,
+        sequences=names,
+        run_dir=Path(run_dir) if run_dir else None,
+        label=label,
+        sequence_table=sequence_table,
+        compare_with=list(compare_with),
+        strict=strict,
+    )
+    if summary["trackers"]:
+        click.echo(format_table(summary))
+    run_id = log_or_explain(
+        result.run_dir, resolve_tracking_uri(cfg.mlflow.tracking_uri), cfg.mlflow.experiment
+    )
+    if run_id:
+        summary["mlflow_run_id"] = run_id
+        write_summary(result.run_dir, summary)
+        click.echo(f"MLflow run {run_id}")
+    if json_out:
+        Path(json_out).write_text(json.dumps(summary, indent=1))
+    if result.failed:
+        failed = ", ".join(r.sequence for r in result.failed)
+        message = f"{len(result.failed)} target(s) failed: {failed} (errors in {result.run_dir})"
+        if strict:
+            raise click.ClickException(message)
+        click.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+@click.command("log-run")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--tracking-uri", help="Default: config mlflow.tracking_uri / $MLFLOW_TRACKING_URI.")
+@click.option("--experiment", help="Default: the config's mlflow.experiment.")
+@click.option("--force", is_flag=True, help="Log again even if already logged there.")
+def log_run(run_dir: str, tracking_uri: str | None, experiment: str | None, force: bool) -> None:
+    """Log an evaluation (or ablation) directory to MLflow, e.g. after the server was down."""
+    from workflows.ablation import ABLATION_JSON, log_ablation, read_ablation
+    from workflows.evaluation import read_manifest
+    from workflows.evaluation_mlflow import check_reachable, log_evaluation, logged_run
+    from workflows.evaluation_summary import summarize_run, write_summary
+    from workflows.mlflow_store import ensure_experiment, resolve_tracking_uri
+
+    is_ablation = (Path(run_dir) / ABLATION_JSON).is_file()
+    try:
+        if is_ablation:
+            first = read_ablation(run_dir)["variants"][0]["key"]
+            manifest = read_manifest(Path(run_dir) / first)
+        else:
+            manifest = read_manifest(run_dir)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise click.UsageError(
+            f"{run_dir}: not an evaluation or ablation directory ({exc})"
+        ) from None
+    uri = resolve_tracking_uri(tracking_uri or manifest["config"]["mlflow"]["tracking_uri"])
+    name = experiment or manifest["config"]["mlflow"]["experiment"]
+    previous = read_ablation(run_dir).get("mlflow_run_id") if is_ablation else None
+    if not is_ablation and (marker := logged_run(run_dir)) and marker["tracking_uri"] == uri:
+        previous = marker["run_id"]
+    if previous and not force:
+        click.echo(f"{run_dir} is already logged as MLflow run {previous}; --force logs it again")
+        return
+    try:
+        check_reachable(uri)
+        experiment_id = ensure_experiment(uri, name)
+        if is_ablation:
+            run_id = log_ablation(run_dir, uri, experiment_id)
+        else:
+            summary = summarize_run(run_dir)
+            run_id = log_evaluation(run_dir, uri, experiment_id)
+            summary["mlflow_run_id"] = run_id
+            write_summary(run_dir, summary)
+    except Exception as exc:  # noqa: BLE001 -- say what failed, keep the directory as it is
+        raise click.ClickException(f"could not log to {uri}: {exc}") from None
+    click.echo(f"logged {run_dir} as MLflow run {run_id} ({uri})")

@@ -1,0 +1,260 @@
+"""Ray fan-out of an evaluation: one tracking actor per concurrently running target.
+
+At most ``max_actors`` actors (resources from the config's ``ray`` section) each load the
+weights once and run the per-target step of :mod:`workflows.evaluation` on one target after
+another, longest first. Fault tolerance comes from Ray: an actor that dies mid-sequence is
+restarted (``ray.max_restarts``) and its pending call re-run (``ray.max_task_retries``); the
+per-target step is idempotent (atomic files keyed by config, weights and target). An actor
+that dies beyond its restarts marks its target failed and is replaced; other targets go on.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import ray
+
+from gdt_core.config import Config
+from gdt_core.otb import sequence_table
+from gdt_core.trackers import make_tracker
+from workflows.evaluation import (
+    EvaluationResult,
+    EvaluationSpec,
+    FrameHook,
+    TargetRecord,
+    evaluate_target,
+    missing_targets,
+    plan_targets,
+    write_manifest,
+    write_record,
+)
+
+
+@ray.remote
+class TrackingActor:
+    """Runs targets one after another; builds its tracker (and loads the weights) once per
+    evaluation spec, so an ablation's or a sweep's next spec reuses the warm process."""
+
+    def __init__(
+        self, spec: EvaluationSpec, weights_blob: list | None, on_frame: FrameHook | None = None
+    ) -> None:
+        import cv2
+
+        threads = spec.config.tracker.torch_threads or max(1, round(spec.config.ray.actor_num_cpus))
+        cv2.setNumThreads(threads)
+        self._threads = threads
+        self._on_frame = on_frame
+        context = ray.get_runtime_context()
+        self._worker = (
+            f"{socket.gethostname()} node {context.get_node_id()} pid {os.getpid()} "
+            f"actor {context.get_actor_id()}"
+        )
+        with warnings.catch_warnings():  # Ray's own property warns about its actor_id use
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._restarted = bool(context.was_current_actor_reconstructed)
+        self._load(spec, weights_blob)
+
+    def _load(self, spec: EvaluationSpec, weights_blob: list | None) -> None:
+        if spec.tracker == "gdt":
+            import torch
+
+            torch.set_num_threads(self._threads)
+        self._spec = spec
+        self._local = replace(spec, weights=self._local_weights(spec.weights, weights_blob))
+        try:  # the weights are loaded once; init() resets the tracker for every target
+            self._tracker = make_tracker(spec.tracker, spec.config, self._local.weights)
+        except Exception:  # noqa: BLE001 -- evaluate_target retries it and records the error
+            self._tracker = None
+
+    @staticmethod
+    def _local_weights(path: str | None, blob: list | None) -> str | None:
+        """The weights file on this node: the driver's path if visible here, else a copy."""
+        if path is None or Path(path).is_file() or not blob:
+            return path
+        data = ray.get(blob[0])
+        handle, local = tempfile.mkstemp(prefix="gdt-weights-", suffix=Path(path).suffix)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        return local
+
+    def ready(self) -> float:
+        """Wall-clock time at which this actor finished starting (for the start-up overhead)."""
+        return time.time()
+
+    def run(
+        self, spec: EvaluationSpec, weights_blob: list | None, run_dir: str, sequence: str, key: str
+    ) -> TargetRecord:
+        """The per-target step; its errors come back as a failed record, never as a raise."""
+        if spec != self._spec:
+            self._load(spec, weights_blob)
+        return evaluate_target(
+            self._local,
+            sequence,
+            run_dir,
+            key,
+            tracker=self._tracker,
+            on_frame=self._on_frame,
+            worker=self._worker,
+            actor_restarted=self._restarted,
+        )
+
+
+def _actor_died(sequence: str, key: str, error: Exception) -> TargetRecord:
+    return TargetRecord(
+        sequence=sequence,
+        key=key,
+        status="failed",
+        error=f"tracking actor died beyond its restarts: {type(error).__name__}: {error}",
+        worker="driver",
+    )
+
+
+class TrackingPool:
+    """At most ``max_actors`` tracking actors, kept between evaluations (an ablation's eight
+    variants, a benchmark's runs) so that later evaluations skip the actors' start-up.
+
+    Resources, restarts and retries come from ``cfg.ray``; ``on_frame`` is the frame hook
+    every actor calls (tests' fault points). ``startup`` lists each started actor's start-up
+    time in seconds (creation to ready: process, imports, tracker and weights).
+    """
+
+    def __init__(
+        self, cfg: Config, max_actors: int | None = None, on_frame: FrameHook | None = None
+    ):
+        self.max_actors = max_actors or cfg.ray.max_actors
+        self.on_frame = on_frame
+        self.startup: list[float] = []
+        self._idle: list = []
+        self._ready: dict = {}  # ready ref -> creation time
+        self._options = {
+            "num_cpus": cfg.ray.actor_num_cpus,
+            "num_gpus": cfg.ray.actor_num_gpus,
+            "max_restarts": cfg.ray.max_restarts,
+            "max_task_retries": cfg.ray.max_task_retries,
+        }
+
+    def _start(self, spec: EvaluationSpec, blob: list | None):
+        created = time.time()
+        actor = TrackingActor.options(**self._options).remote(spec, blob, self.on_frame)
+        self._ready[actor.ready.remote()] = created
+        return actor
+
+    def _collect_startup(self) -> None:
+        for ref, created in list(self._ready.items()):
+            try:
+                self.startup.append(ray.get(ref, timeout=0) - created)
+            except (ray.exceptions.RayError, TimeoutError):
+                continue
+            del self._ready[ref]
+
+    def run(
+        self,
+        spec: EvaluationSpec,
+        todo: deque,
+        keys: dict[str, str],
+        run_dir: Path,
+        on_record: Callable[[TargetRecord, int, int], None] | None = None,
+    ) -> dict[str, TargetRecord]:
+        """Run the targets of ``todo`` (in order) on the actors; their records by name."""
+        blob = [ray.put(Path(spec.weights).read_bytes())] if spec.weights else None
+        count = min(self.max_actors, len(todo))
+        idle = self._idle[:count]
+        for spare in self._idle[count:]:
+            ray.kill(spare, no_restart=True)
+        idle += [self._start(spec, blob) for _ in range(count - len(idle))]
+        self._idle = []
+        in_flight: dict = {}
+        records: dict[str, TargetRecord] = {}
+        total = len(todo)
+        while todo or in_flight:
+            while idle and todo:
+                actor, sequence = idle.pop(), todo.popleft()
+                ref = actor.run.remote(spec, blob, str(run_dir), sequence, keys[sequence])
+                in_flight[ref] = (actor, sequence)
+            if not todo:  # release idle actors: an actor restarting after a node loss may
+                for spare in idle:  # need their CPUs/GPUs to run its retried target
+                    ray.kill(spare, no_restart=True)
+                idle.clear()
+            (ref,), _ = ray.wait(list(in_flight), num_returns=1)
+            actor, sequence = in_flight.pop(ref)
+            try:
+                record = ray.get(ref)
+                idle.append(actor)
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+                record = _actor_died(sequence, keys[sequence], exc)
+                write_record(run_dir, record)
+                ray.kill(actor, no_restart=True)
+                if todo:
+                    idle.append(self._start(spec, blob))
+            records[sequence] = record
+            if on_record is not None:
+                on_record(record, len(records), total)
+        self._idle = idle  # the last actor(s) to finish stay for the next evaluation
+        self._collect_startup()
+        return records
+
+    def close(self) -> None:
+        """Stop the kept actors."""
+        for actor in self._idle:
+            ray.kill(actor, no_restart=True)
+        self._idle = []
+
+
+def run_evaluation(
+    spec: EvaluationSpec,
+    sequences: list[str],
+    run_dir: str | Path,
+    *,
+    max_actors: int | None = None,
+    on_frame: FrameHook | None = None,
+    on_record: Callable[[TargetRecord, int, int], None] | None = None,
+    manifest_extra: dict | None = None,
+    pool: TrackingPool | None = None,
+) -> tuple[EvaluationResult, list[float]]:
+    """Evaluate ``sequences`` on Ray actors (Ray must be initialised); skip finished targets.
+
+    Returns the result (records in the order of ``sequences``; targets absent from the OTB
+    root listed in ``missing``) and the start-up times (s) of the actors started for it.
+    ``on_record(record, finished, total)`` is called as targets finish. ``pool`` keeps actors
+    for later evaluations (then ``max_actors``/``on_frame`` are the pool's); without one, a
+    pool lives for this call only.
+    """
+    run_dir = Path(run_dir).resolve()
+    missing = missing_targets(spec.otb_root, sequences, spec.sequence_table)
+    present = [s for s in sequences if s not in missing]
+    keys, finished = plan_targets(spec, present, run_dir)
+    write_manifest(spec, run_dir, present, missing, keys=keys, **(manifest_extra or {}))
+    table = sequence_table(spec.sequence_table)
+    todo = deque(
+        sorted(
+            (s for s in present if s not in finished),
+            key=lambda s: table[s].num_frames,
+            reverse=True,
+        )
+    )
+    records: dict[str, TargetRecord] = dict(finished)
+    own = pool is None
+    pool = pool or TrackingPool(spec.config, max_actors, on_frame)
+    started = len(pool.startup)
+    try:
+        if todo:
+            records.update(pool.run(spec, todo, keys, run_dir, on_record))
+    finally:
+        if own:
+            pool.close()
+    result = EvaluationResult(
+        run_dir=run_dir,
+        label=spec.name,
+        records=[records[s] for s in present],
+        resumed=sorted(finished),
+        missing=missing,
+    )
+    return result, pool.startup[started:]

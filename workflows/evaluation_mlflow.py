@@ -1,0 +1,177 @@
+"""MLflow records of evaluations, made from the run directory alone (so they can come later).
+
+One MLflow run per evaluation: params = the full resolved config + weights URI + target list;
+metrics = AUC, precision@20, mean frames/s, per attribute (``attr/<A>/auc``), per target
+(``auc/<Seq>``, ``precision/<Seq>``, ``fps/<Seq>``); artifacts = the OTB result files, the
+plots, the per-target table, ``report.json``, ``run.json`` and each failed target's error;
+tags = the code's git commit, the tracker, and the failed targets. ``gdt-flow log-run DIR``
+calls :func:`log_evaluation` on a directory whose evaluation could not reach the server.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from workflows.evaluation import read_manifest
+from workflows.evaluation_summary import PLOTS_DIR, REPORT_JSON, TARGETS_CSV, read_summary
+from workflows.mlflow_store import code_version
+
+LOGGED_MARKER = "mlflow_run.json"
+BATCH = 100  # MLflow's log_batch takes at most 100 params / 1000 metrics per call
+MAX_TAG = 5000
+
+
+class TrackingServerUnreachable(ConnectionError):
+    """The MLflow tracking server did not answer."""
+
+
+def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
+    """Fail fast (instead of MLflow's minutes of retries) when an HTTP server is down."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme not in ("http", "https"):
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise TrackingServerUnreachable(
+            f"MLflow server {tracking_uri} unreachable: {exc}"
+        ) from None
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def evaluation_params(manifest: dict[str, Any]) -> dict[str, str]:
+    """The resolved config (dotted keys) plus what was evaluated on which data."""
+    params = {k: str(v) for k, v in _flatten(manifest["config"]).items()}
+    params.update(
+        {
+            "tracker": manifest["tracker"],
+            "weights": str(
+                manifest.get("weights_uri")
+                or ("random-init" if manifest["tracker"] == "gdt" else "none")
+            ),
+            "sequences": ",".join(manifest["sequences"]),
+            "num_sequences": str(len(manifest["sequences"])),
+            "otb_root": str(manifest["otb_root"]),
+        }
+    )
+    return params
+
+
+def evaluation_metrics(summary: dict[str, Any], label: str) -> dict[str, float]:
+    """Data-set, per-attribute and per-target scores of the evaluated tracker."""
+    scores = summary["trackers"].get(label, {})  # absent when no target finished
+    metrics = {k: scores[k] for k in ("auc", "precision", "fps") if k in scores}
+    for attr, value in scores.get("attributes", {}).items():
+        metrics[f"attr/{attr}/auc"] = value["auc"]
+        metrics[f"attr/{attr}/precision"] = value["precision"]
+    for seq, value in scores.get("sequences", {}).items():
+        metrics[f"auc/{seq}"] = value["auc"]
+        metrics[f"precision/{seq}"] = value["precision"]
+        if "fps" in value:
+            metrics[f"fps/{seq}"] = value["fps"]
+    metrics["targets_done"] = len(scores.get("sequences", {}))
+    metrics["targets_failed"] = len(summary.get("failed", {}))
+    metrics["targets_missing"] = len(summary.get("missing", []))
+    return {k: float(v) for k, v in metrics.items() if v is not None}
+
+
+def log_evaluation(
+    run_dir: str | Path,
+    tracking_uri: str,
+    experiment_id: str,
+    *,
+    run_name: str | None = None,
+    parent_run_id: str | None = None,
+    extra_tags: dict[str, str] | None = None,
+) -> str:
+    """Log the evaluation in ``run_dir`` (scored by :mod:`workflows.evaluation_summary`).
+
+    Returns the MLflow run id, also stored in ``<run_dir>/mlflow_run.json``. Raises
+    :class:`TrackingServerUnreachable` (or MLflow's own error) when logging fails; the
+    directory is left unchanged then.
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    summary = read_summary(run_dir)
+    label = manifest["label"]
+    check_reachable(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    failed = summary.get("failed", {})
+    tags = {
+        "gdt.code_version": manifest.get("code_version") or code_version(),
+        "mlflow.source.git.commit": (manifest.get("code_version") or code_version()).split("+")[0],
+        "gdt.tracker": manifest["tracker"],
+        "gdt.label": label,
+        "gdt.run_dir": str(run_dir.resolve()),
+        "gdt.status": "partial" if failed else "complete",
+        "gdt.failed_targets": ",".join(sorted(failed)),
+        **{f"failed/{seq}": error[:MAX_TAG] for seq, error in failed.items()},
+        **(extra_tags or {}),
+    }
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(experiment_id, run_name=run_name or label, tags=tags)
+    run_id = run.info.run_id
+    try:
+        params = [Param(k, v) for k, v in evaluation_params(manifest).items()]
+        for i in range(0, len(params), BATCH):
+            client.log_batch(run_id, params=params[i : i + BATCH])
+        stamp = int(manifest.get("finished_ms") or 0)
+        metrics = [Metric(k, v, stamp, 0) for k, v in evaluation_metrics(summary, label).items()]
+        for i in range(0, len(metrics), BATCH * 10):
+            client.log_batch(run_id, metrics=metrics[i : i + BATCH * 10])
+        client.log_batch(run_id, tags=[RunTag("gdt.targets", str(len(manifest["sequences"])))])
+        _log_artifacts(client, run_id, run_dir, label, summary)
+    except Exception:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")
+    marker = {"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": run_id}
+    (run_dir / LOGGED_MARKER).write_text(json.dumps(marker, indent=1))
+    return run_id
+
+
+def _log_artifacts(client, run_id: str, run_dir: Path, label: str, summary: dict) -> None:
+    results = run_dir / label
+    if results.is_dir():
+        client.log_artifacts(run_id, str(results), artifact_path=f"results/{label}")
+    if (run_dir / PLOTS_DIR).is_dir():
+        client.log_artifacts(run_id, str(run_dir / PLOTS_DIR), artifact_path="plots")
+    for name in (TARGETS_CSV, REPORT_JSON, "run.json"):
+        if (run_dir / name).is_file():
+            client.log_artifact(run_id, str(run_dir / name))
+    failed = summary.get("failed", {})
+    if failed:
+        with tempfile.TemporaryDirectory() as tmp:
+            for seq, error in failed.items():
+                text = summary.get("failed_tracebacks", {}).get(seq) or error
+                (Path(tmp) / f"{seq}.txt").write_text(text)
+            client.log_artifacts(run_id, tmp, artifact_path="failures")
+
+
+def logged_run(run_dir: str | Path) -> dict[str, str] | None:
+    """Where ``run_dir`` was logged before (``mlflow_run.json``), or None."""
+    path = Path(run_dir) / LOGGED_MARKER
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,174 @@
+"""Scores, table and plots of one evaluation directory (``report.json``, ``targets.csv``, plots).
+
+The scores are the OTB benchmark's (:mod:`gdt_core.ope`) over the targets that finished;
+published results given with ``--compare-with`` are scored on the same targets and drawn in
+the same plots. ``report.json`` has the per-tracker schema of ``gdt-flow report`` plus ``fps``
+(mean of the targets' frames/s) and, once logged, ``mlflow_run_id``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from gdt_core.ope import TrackerScores, score_tracker
+from gdt_core.ope_plots import plot_report
+from gdt_core.otb import load_ground_truth, sequence_table
+from gdt_core.otb_results import find_trackers, read_result, result_path
+from workflows.evaluation import TargetRecord, atomic_write_text, read_manifest, read_record
+
+REPORT_JSON = "report.json"
+TARGETS_CSV = "targets.csv"
+PLOTS_DIR = "plots"
+
+
+def _records(run_dir: Path, manifest: dict[str, Any]) -> dict[str, TargetRecord | None]:
+    return {s: read_record(run_dir, manifest["keys"][s]) for s in manifest["sequences"]}
+
+
+def _compare_trackers(
+    dirs: list[str], own: str, sequences: list[str], warn
+) -> dict[str, dict[str, Any]]:
+    """Published results under ``dirs`` that cover every scored target (others are skipped)."""
+    found: dict[str, dict[str, Any]] = {}
+    for folder in dirs:
+        for tracker in find_trackers(folder):
+            if tracker == own or tracker in found:
+                continue
+            paths = {s: result_path(folder, tracker, s) for s in sequences}
+            absent = [s for s, p in paths.items() if not p.is_file()]
+            if absent:
+                warn(f"--compare-with {folder}: {tracker} has no result for {', '.join(absent)}")
+                continue
+            found[tracker] = {s: read_result(p) for s, p in paths.items()}
+    return found
+
+
+def _finished(run_dir: Path, manifest: dict[str, Any], records: dict) -> tuple[list, dict, dict]:
+    """The finished targets, their ground truth and their attributes."""
+    table = sequence_table(manifest.get("sequence_table"))
+    done = [s for s, r in records.items() if r is not None and r.done]
+    truth = {
+        s: load_ground_truth(table[s], manifest["otb_root"], manifest.get("anno_dir")) for s in done
+    }
+    return done, truth, {s: table[s].attributes for s in done}
+
+
+def score_run(run_dir: str | Path, name: str | None = None) -> TrackerScores | None:
+    """The OTB scores of the finished targets of ``run_dir`` (None if none finished)."""
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    records = _records(run_dir, manifest)
+    done, truth, attributes = _finished(run_dir, manifest, records)
+    if not done:
+        return None
+    boxes = {s: read_result(run_dir / records[s].result_file) for s in done}
+    return score_tracker(name or manifest["label"], truth, boxes, attributes)
+
+
+def summarize_run(
+    run_dir: str | Path,
+    compare_with: list[str] | None = None,
+    warn=print,
+    attribute_plots: bool = True,
+) -> dict[str, Any]:
+    """Score ``run_dir`` (and published results), write ``report.json``, the table and plots.
+
+    ``attribute_plots=False`` draws only the overall success and precision plots.
+    """
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    label = manifest["label"]
+    compare_with = (
+        list(manifest.get("compare_with") or []) if compare_with is None else compare_with
+    )
+    records = _records(run_dir, manifest)
+    done, truth, attributes = _finished(run_dir, manifest, records)
+    failed = {
+        s: (r.error if r is not None else "not run (the evaluation was interrupted)")
+        for s, r in records.items()
+        if s not in done
+    }
+    summary: dict[str, Any] = {
+        "trackers": {},
+        "sequences": done,
+        "failed": failed,
+        "failed_tracebacks": {s: r.traceback for s, r in records.items() if r and r.traceback},
+        "missing": manifest.get("missing", []),
+        "run_dir": str(run_dir.resolve()),
+        "mlflow_run_id": None,
+    }
+    if done:
+        results = {label: {s: read_result(run_dir / records[s].result_file) for s in done}}
+        results.update(_compare_trackers(compare_with, label, done, warn))
+        scores = [score_tracker(t, truth, boxes, attributes) for t, boxes in results.items()]
+        summary["trackers"] = {s.tracker: s.to_json() for s in scores}
+        own = summary["trackers"][label]
+        own["fps"] = sum(records[s].fps for s in done) / len(done)
+        for s in done:
+            own["sequences"][s].update(fps=records[s].fps, frames=records[s].frames)
+        counts = Counter(a for s in done for a in attributes[s])
+        if not attribute_plots:
+            scores = [replace(score, attributes={}) for score in scores]
+        plot_report(scores, run_dir / PLOTS_DIR, attribute_counts=counts)
+    atomic_write_text(run_dir / TARGETS_CSV, _targets_csv(summary, records, label))
+    write_summary(run_dir, summary)
+    return summary
+
+
+def write_summary(run_dir: str | Path, summary: dict[str, Any]) -> None:
+    atomic_write_text(Path(run_dir) / REPORT_JSON, json.dumps(summary, indent=1))
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / REPORT_JSON).read_text())
+
+
+def _targets_csv(summary: dict[str, Any], records: dict, label: str) -> str:
+    """One row per target: status, frames, fps, AUC/precision of every tracker, the error."""
+    others = [t for t in summary["trackers"] if t != label]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["sequence", "status", "frames", "fps", "auc", "precision"]
+        + [f"{t} {m}" for t in others for m in ("auc", "precision")]
+        + ["error"]
+    )
+    for seq, record in records.items():
+        scores = {t: summary["trackers"][t]["sequences"].get(seq, {}) for t in summary["trackers"]}
+        own = scores.get(label, {})
+        row = [
+            seq,
+            record.status if record else "not run",
+            record.frames if record else 0,
+            _fmt(record.fps if record and record.done else math.nan),
+            _fmt(own.get("auc", math.nan)),
+            _fmt(own.get("precision", math.nan)),
+        ]
+        for t in others:
+            row += [
+                _fmt(scores[t].get("auc", math.nan)),
+                _fmt(scores[t].get("precision", math.nan)),
+            ]
+        writer.writerow(row + [summary["failed"].get(seq, "")])
+    return out.getvalue()
+
+
+def _fmt(value: float) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """Trackers ranked by AUC: AUC, precision@20 and (for the evaluated one) frames/s."""
+    rows = sorted(summary["trackers"].items(), key=lambda kv: -kv[1]["auc"])
+    lines = [f"{'tracker':<16} {'AUC':>6} {'P@20':>6} {'fps':>8}"]
+    for name, s in rows:
+        fps = f"{s['fps']:8.1f}" if "fps" in s else f"{'':>8}"
+        lines.append(f"{name:<16} {s['auc']:6.3f} {s['precision']:6.3f} {fps}")
+    return "\n".join(lines)

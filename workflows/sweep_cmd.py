@@ -1,0 +1,289 @@
+"""``gdt-flow sweep``: a hyper-parameter sweep on Ray Tune, logged as nested MLflow runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from workflows.options import build_config, config_options
+
+DEFAULT_STORAGE = "sweeps"
+RANDOM_SAMPLES = 10  # --search random without --num-samples
+
+
+def _latest_sweep(storage: Path) -> Path:
+    from workflows.sweep import can_resume
+
+    found = (
+        [d for d in storage.iterdir() if d.is_dir() and can_resume(d)] if storage.is_dir() else []
+    )
+    if not found:
+        raise click.UsageError(f"--resume: no resumable sweep under {storage}")
+    return max(found, key=lambda d: d.stat().st_mtime)
+
+
+def _new_context(
+    cfg,
+    *,
+    params: tuple[str, ...],
+    values: str | None,
+    search: str,
+    num_samples: int | None,
+    metric: str,
+    experiment_dir: Path,
+    otb_root: str,
+    anno_dir: str | None,
+    sequences: str,
+    sequence_table: str | None,
+    tracker: str,
+    weights: str | None,
+    trial_cpus: float,
+    trial_gpus: float,
+):
+    """Check everything the driver can check before a trial starts; the sweep's context."""
+    from gdt_core.config import ConfigError
+    from gdt_core.network import WeightsError
+    from gdt_core.otb import OTBDataError, sequence_names
+    from gdt_core.otb import sequence_table as load_table
+    from workflows.evaluation import missing_targets
+    from workflows.evaluation_mlflow import TrackingServerUnreachable, check_reachable
+    from workflows.mlflow_store import ensure_experiment, resolve_tracking_uri
+    from workflows.sweep import SweepContext
+    from workflows.sweep_space import grid_size, resolve_space
+    from workflows.weights import resolve_weights
+
+    try:
+        space = resolve_space(params, cfg, values)
+        targets = sequence_names(sequences, load_table(sequence_table))
+    except (ConfigError, OTBDataError) as exc:
+        raise click.UsageError(str(exc)) from None
+    missing = missing_targets(otb_root, targets, sequence_table)
+    if len(missing) == len(targets):
+        raise click.UsageError(f"none of the targets is under {otb_root}: {', '.join(missing)}")
+    if missing:
+        click.secho(f"warning: not under {otb_root}, skipped: {', '.join(missing)}", fg="yellow")
+    tracking_uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
+    try:
+        check_reachable(tracking_uri)
+    except TrackingServerUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
+    is_file = weights and not weights.startswith(("runs:/", "models:/"))
+    weights_uri = str(Path(weights).resolve()) if is_file else weights
+    try:
+        local = resolve_weights(weights_uri, tracking_uri, experiment_dir / "weights")
+    except WeightsError as exc:
+        raise click.UsageError(str(exc)) from None
+    samples = num_samples or (1 if search == "grid" else RANDOM_SAMPLES)
+    trials = grid_size(space) * samples if search == "grid" else samples
+    click.echo(f"sweep {experiment_dir.name}: {trials} trial(s) over {[p.key for p in space]}")
+    resources = {"cpu": trial_cpus} | ({"gpu": trial_gpus} if trial_gpus else {})
+    return SweepContext(
+        name=experiment_dir.name,
+        experiment_dir=str(experiment_dir),
+        tracking_uri=tracking_uri,
+        experiment_id=ensure_experiment(tracking_uri, cfg.mlflow.experiment),
+        parent_run_id="",
+        metric=metric,
+        search=search,
+        num_samples=samples,
+        space=[dataclasses.asdict(p) for p in space],
+        config=cfg.to_dict(),
+        targets=[t for t in targets if t not in missing],
+        otb_root=str(Path(otb_root).resolve()),
+        tracker=tracker,
+        weights_uri=weights_uri,
+        weights_path=str(Path(local).resolve()) if local is not None else None,
+        sequence_table=str(Path(sequence_table).resolve()) if sequence_table else None,
+        anno_dir=str(Path(anno_dir).resolve()) if anno_dir else None,
+        trial_resources=resources,
+    )
+
+
+@click.command()
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    help="A space in configs/sweeps (gamma, scales, thresholds), a YAML file, or a config key "
+    "with --values; repeat for a joint space.",
+)
+@click.option("--values", help="Comma-separated values replacing the single swept key's grid.")
+@click.option(
+    "--search",
+    type=click.Choice(["grid", "random"]),
+    default="grid",
+    show_default=True,
+    help="grid: every combination of the grids; random: --num-samples draws of the samplers.",
+)
+@click.option(
+    "--num-samples",
+    type=click.IntRange(1),
+    help=f"Random: trials (default {RANDOM_SAMPLES}); grid: passes over the grid (default 1).",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["auc", "precision"]),
+    default="auc",
+    show_default=True,
+    help="The objective (maximised): success AUC or precision@20.",
+)
+@click.option(
+    "--otb-root", type=click.Path(exists=True, file_okay=False), help="OTB download root."
+)
+@click.option(
+    "--anno",
+    "anno_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Flat ground-truth folder <anno>/<Seq>.txt (default: the OTB download's own).",
+)
+@click.option("--sequences", default="cvpr13", show_default=True, help="cvpr13|tb50|tb100|A,B")
+@click.option(
+    "--sequence-table",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A CSV like datasets/otb/sequences.csv for sequences outside OTB-100.",
+)
+@click.option(
+    "--tracker", type=click.Choice(["gdt", "csrt", "kcf", "mil"]), default="gdt", show_default=True
+)
+@click.option("--weights", help="Weights: a file, runs:/<id>/<path> or models:/<name>/<version>.")
+@click.option("--max-concurrent", type=click.IntRange(1), help="Trials running at once.")
+@click.option("--trial-cpus", type=float, help="CPUs per trial (default ray.actor_num_cpus).")
+@click.option("--trial-gpus", type=float, help="GPUs per trial (default ray.actor_num_gpus).")
+@click.option(
+    "--max-failures", type=click.IntRange(0), default=0, show_default=True, help="Tune retries."
+)
+@click.option("--name", help="Sweep name (default sweep-<params>-<UTC time>).")
+@click.option(
+    "--storage",
+    default=DEFAULT_STORAGE,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Tune storage directory (shared storage on a cluster).",
+)
+@click.option("--resume", is_flag=True, help="Continue the sweep --name (default: the latest).")
+@click.option("--retry-failed", is_flag=True, help="With --resume: run failed trials again.")
+@click.option("--address", help="Ray cluster address (default: start Ray locally).")
+@click.option("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI/sqlite).")
+@click.option("--experiment", help="MLflow experiment (default mlflow.experiment).")
+@config_options
+def sweep(
+    params: tuple[str, ...],
+    values: str | None,
+    search: str,
+    num_samples: int | None,
+    metric: str,
+    otb_root: str | None,
+    anno_dir: str | None,
+    sequences: str,
+    sequence_table: str | None,
+    tracker: str,
+    weights: str | None,
+    max_concurrent: int | None,
+    trial_cpus: float | None,
+    trial_gpus: float | None,
+    max_failures: int,
+    name: str | None,
+    storage: str,
+    resume: bool,
+    retry_failed: bool,
+    address: str | None,
+    tracking_uri: str | None,
+    experiment: str | None,
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+) -> None:
+    """Sweep config values on Ray Tune; each trial is an evaluation logged as a child run."""
+    from workflows.ray_runtime import init_ray
+    from workflows.run_table import format_best, format_runs, search_runs
+    from workflows.sweep import (
+        SWEEP_JSON,
+        SweepContext,
+        can_resume,
+        close_parent_run,
+        finish_sweep,
+        open_parent_run,
+        reopen_parent_run,
+        run_tuner,
+    )
+
+    cfg = build_config(
+        overlays,
+        overrides,
+        **{
+            "ray.address": address,
+            "mlflow.tracking_uri": tracking_uri,
+            "mlflow.experiment": experiment,
+        },
+    )
+    storage_dir = Path(storage).resolve()
+    if resume:
+        experiment_dir = storage_dir / name if name else _latest_sweep(storage_dir)
+        if not can_resume(experiment_dir):
+            raise click.UsageError(f"--resume: {experiment_dir} holds no resumable sweep")
+        context = SweepContext.load(experiment_dir)
+        click.echo(f"resuming sweep {context.name} (MLflow parent run {context.parent_run_id})")
+        reopen_parent_run(context)
+    else:
+        if not params or not otb_root:
+            raise click.UsageError("a new sweep needs --param and --otb-root (or use --resume)")
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        label = "-".join(Path(p).stem if p.endswith((".yaml", ".yml")) else p for p in params)
+        experiment_dir = storage_dir / (name or f"sweep-{label}-{stamp}")
+        if (experiment_dir / SWEEP_JSON).exists():
+            raise click.UsageError(f"{experiment_dir} exists: use --resume or another --name")
+        context = _new_context(
+            cfg,
+            params=params,
+            values=values,
+            search=search,
+            num_samples=num_samples,
+            metric=metric,
+            experiment_dir=experiment_dir,
+            otb_root=otb_root,
+            anno_dir=anno_dir,
+            sequences=sequences,
+            sequence_table=sequence_table,
+            tracker=tracker,
+            weights=weights,
+            trial_cpus=trial_cpus if trial_cpus is not None else cfg.ray.actor_num_cpus,
+            trial_gpus=trial_gpus if trial_gpus is not None else cfg.ray.actor_num_gpus,
+        )
+        context = dataclasses.replace(context, parent_run_id=open_parent_run(context))
+        context.save()
+        click.echo(f"MLflow parent run {context.parent_run_id} ({context.tracking_uri})")
+    try:
+        init_ray(cfg.ray.address)
+        outcome = run_tuner(
+            context,
+            resume=resume,
+            max_concurrent=max_concurrent,
+            max_failures=max_failures,
+            retry_failed=retry_failed,
+            seed=cfg.seed,
+        )
+        best = finish_sweep(context, outcome)
+    except Exception:
+        close_parent_run(context, "FAILED")  # not left RUNNING; --resume reopens it
+        raise
+    runs = search_runs(context.tracking_uri, [context.experiment_id], context.parent_run_id)
+    click.echo(format_runs(runs, context.metric, context.keys))
+    click.echo(
+        f"trials: {outcome.finished} finished, {outcome.failed} failed, "
+        f"{outcome.unfinished} unfinished"
+    )
+    if best is not None:
+        click.echo(format_best(best, context.metric))
+    if outcome.interrupted:
+        click.secho(
+            f"interrupted; continue with: gdt-flow sweep --resume --name {context.name} "
+            f"--storage {storage_dir}",
+            fg="yellow",
+            err=True,
+        )
+        sys.exit(130)
+    if best is None:
+        raise click.ClickException(f"no trial of sweep {context.name} finished")

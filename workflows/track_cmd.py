@@ -1,0 +1,125 @@
+"""``gdt-flow track``: one tracker on one sequence, OPE-style (issue 3's CLI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from workflows.options import build_config, config_options
+
+
+def _load(sequence: str, otb_root: str | None):
+    from gdt_core.otb import OTBDataError, load_sequence, load_sequence_dir
+
+    try:
+        if Path(sequence).is_dir():
+            return load_sequence_dir(sequence)
+        if otb_root is None:
+            raise click.UsageError(f"'{sequence}' is not a folder: give --otb-root to look it up")
+        return load_sequence(otb_root, sequence)
+    except OTBDataError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _write_video(path: Path, seq, boxes, scores) -> None:
+    """Overlay video: ground truth green, prediction red, the score in the corner."""
+    import cv2
+    import numpy as np
+
+    first = seq.frame(0)
+    h, w = first.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
+    if not writer.isOpened():
+        raise click.ClickException(f"{path}: cannot open a video writer")
+    try:
+        for i in range(len(seq)):
+            frame = np.ascontiguousarray(seq.frame(i))
+            for box, colour in ((seq.ground_truth[i], (0, 200, 0)), (boxes[i], (0, 0, 255))):
+                if np.isfinite(box).all():
+                    x, y, bw, bh = (int(round(v)) for v in box)
+                    cv2.rectangle(frame, (x, y), (x + bw - 1, y + bh - 1), colour, 2)
+            label = f"#{i + 1} S={scores[i]:.1f}" if np.isfinite(scores[i]) else f"#{i + 1}"
+            cv2.putText(frame, label, (5, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1)
+            writer.write(frame)
+    finally:
+        writer.release()
+
+
+@click.command("track")
+@click.option(
+    "--sequence",
+    required=True,
+    help="An OTB folder (img/ + groundtruth_rect.txt) "
+    "or a target name of the sequence table (with --otb-root).",
+)
+@click.option(
+    "--otb-root",
+    type=click.Path(exists=True, file_okay=False),
+    help="Root of an OTB download, to look --sequence up by name.",
+)
+@click.option(
+    "--tracker",
+    "tracker_name",
+    default="gdt",
+    show_default=True,
+    help="gdt, or an OpenCV baseline: csrt, kcf, mil.",
+)
+@click.option(
+    "--weights",
+    help="Network weights: a checkpoint file, runs:/... or models:/... "
+    "(default: the seeded random initialisation).",
+)
+@config_options
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Results file, OTB format (1-based x,y,w,h per frame).",
+)
+@click.option("--video", type=click.Path(dir_okay=False), help="Write an overlay video (.mp4).")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help='Write {"auc", "precision", "fps", "frames"}.',
+)
+def track(sequence, otb_root, tracker_name, weights, overlays, overrides, out, video, json_out):
+    """Track one sequence from its first ground-truth box; print AUC, precision@20 and fps."""
+    from gdt_core.box_file import write_box_file
+    from gdt_core.boxes import to_otb_file
+    from gdt_core.network import WeightsError
+    from gdt_core.ope import score_sequence
+    from gdt_core.trackers import make_tracker
+    from gdt_core.tracking import run_ope
+    from workflows.weights import resolve_weights
+
+    cfg = build_config(overlays, overrides)
+    seq = _load(sequence, otb_root)
+    try:
+        tracker = make_tracker(tracker_name, cfg, resolve_weights(weights, cfg.mlflow.tracking_uri))
+    except WeightsError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # unknown tracker name
+        raise click.UsageError(str(exc)) from None
+    with click.progressbar(length=len(seq), label=f"{seq.name} ({tracker_name})") as bar:
+        bar.update(1)
+        result = run_ope(tracker, seq, progress=lambda done, total: bar.update(1))
+    write_box_file(out, to_otb_file(result.boxes))
+    curves = score_sequence(seq.ground_truth, result.boxes)
+    metrics = {
+        "auc": curves.auc,
+        "precision": curves.precision_score,
+        "fps": result.fps,
+        "frames": len(seq),
+    }
+    click.echo(
+        f"{seq.name}: AUC {metrics['auc']:.3f}  precision@20 {metrics['precision']:.3f}  "
+        f"{metrics['fps']:.2f} frames/s  ({len(seq)} frames) -> {out}"
+    )
+    if json_out:
+        Path(json_out).write_text(json.dumps(metrics, indent=2) + "\n")
+    if video:
+        _write_video(Path(video), seq, result.boxes, result.scores)
+        click.echo(f"video -> {video}")
