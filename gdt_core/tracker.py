@@ -63,7 +63,10 @@ class GDTTracker:
                 self.net, frame, boxes, (ref[2], ref[3]), size, tr.pooled_target_size
             )
 
-    def _samples(self, frame: torch.Tensor, box: np.ndarray, n_pos: int, n_neg: int):
+    def _samples(
+        self, frame: torch.Tensor, box: np.ndarray, n_pos: int, n_neg: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """pool5 of ``n_pos`` positives and ``n_neg`` negatives sampled around ``box``."""
         s = self.cfg.sampling
         h, w = frame.shape[-2:]
         pos = sample_positives(self._rng, box, n_pos, s.positive_iou)

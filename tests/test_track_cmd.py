@@ -12,6 +12,7 @@ from gdt_core.synthetic_otb import write_synthetic_sequence
 from workflows.cli import main
 
 FAST = [
+    "tracker.candidate_features=pooled",
     "network.input_size=99",
     "tracker.pooled_target_size=32",
     "sampling.first_frame_positives=16",

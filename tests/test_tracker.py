@@ -18,6 +18,7 @@ from gdt_core.tracking import run_ope
 
 # Small and fast: 32 px targets in the pooled region, few samples, a short phase 2.
 FAST = {
+    "tracker.candidate_features": "pooled",
     "network.input_size": 99,
     "tracker.pooled_target_size": 32,
     "sampling.first_frame_positives": 16,
@@ -58,10 +59,10 @@ def _frame_with_square(x, y, w=96, h=72, side=16):
 
 
 def test_follows_a_moving_textured_object(moving_sequence):
-    # The default network resolution (64 px targets on the pooled path) with fewer samples;
-    # phase 2 off: on the seeded random-init network (no pretrained weights exist here) its
-    # few steps on 48 first-frame samples hurt. Measured: precision 0.96, AUC 0.26 (the box
-    # drifts smaller); CSRT: AUC ~0.87 on the same frames.
+    # The default pooled path (128 px targets) with fewer samples; phase 2 off: on the seeded
+    # random-init network (no pretrained weights exist here) its few steps on 48 first-frame
+    # samples hurt. Measured: precision 1.00, AUC 0.64 (0.26 at 64 px: the box drifts
+    # smaller); CSRT: AUC ~0.87 on the same frames.
     cfg = load_config(
         overrides={
             "sampling.first_frame_positives": 16,
@@ -70,13 +71,14 @@ def test_follows_a_moving_textured_object(moving_sequence):
             "sampling.num_negatives": 8,
             "candidates.positions_per_scale": 12,
             "phase2.enabled": False,
+            "tracker.candidate_features": "pooled",
             "tracker.torch_threads": 1,
         }
     )
     result = run_ope(GDTTracker(cfg), moving_sequence)
     curves = score_sequence(moving_sequence.ground_truth, result.boxes)
-    assert curves.precision_score >= 0.8
-    assert curves.auc >= 0.2
+    assert curves.precision_score >= 0.9
+    assert curves.auc >= 0.5
 
 
 @pytest.mark.parametrize("path", ["crop", "pooled"])

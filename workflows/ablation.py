@@ -183,6 +183,7 @@ def log_ablation(out_dir: str | Path, tracking_uri: str, experiment_id: str) -> 
             )
         client.log_batch(parent_id, metrics=metrics)
         table["mlflow_run_id"] = parent_id
+        table["tracking_uri"] = tracking_uri
         (out_dir / ABLATION_JSON).write_text(json.dumps(table, indent=1))
         (out_dir / "ablation.txt").write_text(format_table(table["variants"]) + "\n")
         client.log_artifact(parent_id, str(out_dir / ABLATION_JSON))

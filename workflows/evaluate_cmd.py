@@ -286,7 +286,9 @@ def log_run(run_dir: str, tracking_uri: str | None, experiment: str | None, forc
         ) from None
     uri = resolve_tracking_uri(tracking_uri or manifest["config"]["mlflow"]["tracking_uri"])
     name = experiment or manifest["config"]["mlflow"]["experiment"]
-    previous = read_ablation(run_dir).get("mlflow_run_id") if is_ablation else None
+    previous = None
+    if is_ablation and read_ablation(run_dir).get("tracking_uri") == uri:
+        previous = read_ablation(run_dir).get("mlflow_run_id")
     if not is_ablation and (marker := logged_run(run_dir)) and marker["tracking_uri"] == uri:
         previous = marker["run_id"]
     if previous and not force:

@@ -76,7 +76,8 @@ class TargetRecord:
     precision: float = float("nan")
     fps: float = float("nan")
     frames: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of tracking (init + updates), image decoding excluded
+    cpu_seconds: float = 0.0  # this process's CPU time over the whole target (decoding too)
     result_file: str | None = None  # relative to the run directory
     result_sha256: str | None = None
     error: str | None = None
@@ -234,7 +235,9 @@ def evaluate_target(
         if tracker is None:
             tracker = make_tracker(spec.tracker, spec.config, spec.weights)
         progress = None if on_frame is None else (lambda i, _n: on_frame(sequence, i))
+        cpu_start = time.process_time()
         result = run_ope(tracker, seq, progress=progress)
+        cpu = time.process_time() - cpu_start
         curves = score_sequence(seq.ground_truth, result.boxes)
         out = run_dir / relative
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -248,6 +251,7 @@ def evaluate_target(
             fps=float(result.fps),
             frames=len(result.boxes),
             seconds=float(result.seconds),
+            cpu_seconds=cpu,
             result_file=relative,
             result_sha256=file_sha256(out),
         )
