@@ -4,7 +4,8 @@
                                   [--paths crop,pooled] [--set key=value ...]
 
 Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB
-rules, gdt_core.ope), frames/s (init included, as run_ope times it), GFLOP per frame (conv,
+rules, gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N
+only: tracking speed after init) and the mean init seconds, GFLOP per frame (conv,
 linear and matmul FLOPs counted by torch's FlopCounterMode over the whole run, backward
 included) and the achieved GFLOP/s as a fraction of this machine's dense fp32 matmul rate,
 measured in the same run. The network is the seeded random initialisation unless --weights.
@@ -56,16 +57,35 @@ def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
+class TimedInit:
+    """A tracker whose ``init`` time is recorded, so updates can be timed apart from it."""
+
+    def __init__(self, tracker) -> None:
+        self._tracker, self.name, self.init_seconds = tracker, tracker.name, 0.0
+
+    def init(self, image, box) -> None:
+        start = time.perf_counter()
+        self._tracker.init(image, box)
+        self.init_seconds = time.perf_counter() - start
+
+    def update(self, image):
+        return self._tracker.update(image)
+
+
 def run_tracker(name: str, cfg, weights, sequences) -> dict:
-    curves, frames, seconds = [], 0, 0.0
+    curves, frames, seconds, init_seconds = [], 0, 0.0, 0.0
     with FlopCounterMode(display=False) as counter:
         for seq in sequences:
-            result = run_ope(make_tracker(name, cfg, weights), seq)
+            tracker = TimedInit(make_tracker(name, cfg, weights))
+            result = run_ope(tracker, seq)
             curves.append(score_sequence(seq.ground_truth, result.boxes))
             frames += len(seq)
             seconds += result.seconds
+            init_seconds += tracker.init_seconds
+            updates = (len(seq) - 1) / max(result.seconds - tracker.init_seconds, 1e-9)
             print(
-                f"  {name:<12} {seq.name:<10} AUC {curves[-1].auc:.3f}  {result.fps:6.2f} fps",
+                f"  {name:<12} {seq.name:<10} AUC {curves[-1].auc:.3f}  {result.fps:6.2f} fps"
+                f"  {updates:6.2f} updates/s  init {tracker.init_seconds:.1f} s",
                 flush=True,
             )
     mean = mean_curves(curves)
@@ -74,6 +94,8 @@ def run_tracker(name: str, cfg, weights, sequences) -> dict:
         "auc": mean.auc,
         "precision": mean.precision_score,
         "fps": frames / seconds,
+        "update_fps": (frames - len(sequences)) / max(seconds - init_seconds, 1e-9),
+        "init_s": init_seconds / len(sequences),
         "frames": frames,
         "gflop_per_frame": gflop / frames,
         "gflops": gflop / seconds,
@@ -111,18 +133,23 @@ def main() -> None:
     peak_after = matmul_gflops()
     print(f"\ndense matmul rate: {peak:.1f} GFLOP/s before, {peak_after:.1f} after")
     print(
-        f"{'tracker':<12} {'frames':>6} {'AUC':>6} {'prec@20':>8} {'fps':>7} "
+        f"{'tracker':<12} {'frames':>6} {'AUC':>6} {'prec@20':>8} {'fps':>7} {'upd fps':>7} "
+        f"{'init s':>6} "
         f"{'GFLOP/fr':>9} {'GFLOP/s':>8} {'of matmul':>9}"
     )
     for name, r in rows.items():
         share = r["gflops"] / max(peak, peak_after)
         print(
             f"{name:<12} {r['frames']:>6} {r['auc']:>6.3f} {r['precision']:>8.3f} "
-            f"{r['fps']:>7.2f} {r['gflop_per_frame']:>9.2f} {r['gflops']:>8.1f} {share:>9.1%}"
+            f"{r['fps']:>7.2f} {r['update_fps']:>7.2f} {r['init_s']:>6.1f} "
+            f"{r['gflop_per_frame']:>9.2f} {r['gflops']:>8.1f} {share:>9.1%}"
         )
     if "gdt-crop" in rows and "gdt-pooled" in rows:
         c, p = rows["gdt-crop"], rows["gdt-pooled"]
-        print(f"pooled / crop: {p['fps'] / c['fps']:.1f}x frames/s, AUC {p['auc'] - c['auc']:+.3f}")
+        print(
+            f"pooled / crop: {p['fps'] / c['fps']:.1f}x frames/s, "
+            f"{p['update_fps'] / c['update_fps']:.1f}x updates/s, AUC {p['auc'] - c['auc']:+.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -7,25 +7,39 @@ Usable alone on one image stream::
     tracker = GDTTracker(load_config())
     tracker.init(first_image, (x, y, w, h))
     box, score = tracker.update(next_image)
+
+The names below are imported on first use, so ``import gdt_core.ope`` (scoring, an OpenCV
+baseline's actor) does not pay for importing torch.
 """
 
-from .baselines import OpenCVTracker
-from .config import Config, ConfigError, load_config
-from .network import GDTNet, WeightsError, build_network, load_pretrained, save_checkpoint
-from .tracker import GDTTracker
-from .trackers import TRACKERS, make_tracker
+from __future__ import annotations
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "GDTNet",
-    "GDTTracker",
-    "OpenCVTracker",
-    "TRACKERS",
-    "WeightsError",
-    "build_network",
-    "load_config",
-    "load_pretrained",
-    "make_tracker",
-    "save_checkpoint",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "OpenCVTracker": "baselines",
+    "Config": "config",
+    "ConfigError": "config",
+    "load_config": "config",
+    "GDTNet": "network",
+    "WeightsError": "network",
+    "build_network": "network",
+    "load_pretrained": "network",
+    "save_checkpoint": "network",
+    "GDTTracker": "tracker",
+    "TRACKERS": "trackers",
+    "make_tracker": "trackers",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'gdt_core' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 def ensure_bgr(image: np.ndarray) -> np.ndarray:
@@ -26,6 +29,8 @@ def frame_tensor(
     image: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str = "cpu"
 ) -> torch.Tensor:
     """Normalised RGB float tensor ``(1, 3, H, W)`` (0 = the mean colour, section 3.1 input)."""
+    import torch  # here, so the OpenCV baselines (which share ensure_bgr) never import torch
+
     rgb = np.ascontiguousarray(ensure_bgr(image)[:, :, ::-1])
     t = torch.from_numpy(rgb).to(device).permute(2, 0, 1).float().div_(255.0)
     m = torch.tensor(mean, device=device).view(3, 1, 1)

@@ -105,7 +105,6 @@ class GDTTracker:
         with torch.no_grad():
             x_pos, x_neg = self.net.fc(p_pos), self.net.fc(p_neg)
         self.layer = fit_bayes_layer(x_pos, x_neg, cfg.gaussian.variance_floor)
-        self._optimizer = torch.optim.SGD(self.net.fc_parameters(), lr=cfg.online.learning_rate)
         self._last_updated_feature = x_pos[0].clone()  # row 0 is the given box itself
         self._box = arr
         self.online_updates = 0
@@ -127,27 +126,28 @@ class GDTTracker:
         box = _keep_reachable(cands[best], frame.shape[-1], frame.shape[-2])
 
         # Stage 1 (forward): re-sample at x*, blend the Gaussians (eqs. 6-7).
-        p_pos, p_neg = self._samples(
-            frame, box, cfg.sampling.num_positives, cfg.sampling.num_negatives
-        )
-        o = cfg.online
+        n_pos = cfg.sampling.num_positives
+        p5 = torch.cat(self._samples(frame, box, n_pos, cfg.sampling.num_negatives))
+        o, g = cfg.online, cfg.gaussian
         learn = (
             o.backprop
             and o.iterations_per_frame > 0
             and score >= o.score_threshold
             and cosine_similarity(x[best], self._last_updated_feature) >= o.similarity_threshold
         )
-        g = cfg.gaussian
-        with torch.set_grad_enabled(learn):
-            x_pos, x_neg = self.net.fc(p_pos), self.net.fc(p_neg)
-            self.layer = update_bayes_layer(
-                self.layer, x_pos.detach(), x_neg.detach(), g.gamma, g.eq7_form, g.variance_floor
-            )
-            # Stage 2 (backward): fc-only iterations with the Gaussians fixed (eqs. 8-11).
-            for i in range(o.iterations_per_frame if learn else 0):
-                if i > 0:
-                    x_pos, x_neg = self.net.fc(p_pos), self.net.fc(p_neg)
-                online_step(self.net, self._optimizer, x_pos, x_neg, self.layer)
+        with torch.no_grad():
+            hidden = self.net.fc6_out(torch.flatten(p5, 1))  # eval mode: fc == fc_head(fc6_out(.))
+            xs = self.net.fc_head(hidden)
+        self.layer = update_bayes_layer(
+            self.layer, xs[:n_pos], xs[n_pos:], g.gamma, g.eq7_form, g.variance_floor
+        )
+        # Stage 2 (backward): fc-only iterations with the Gaussians fixed (eqs. 8-11), from
+        # the fc6 outputs just computed (online_step: no second forward pass).
+        for i in range(o.iterations_per_frame if learn else 0):
+            if i > 0:
+                with torch.no_grad():
+                    hidden = self.net.fc6_out(torch.flatten(p5, 1))
+            online_step(self.net, o.learning_rate, p5, hidden, n_pos, self.layer)
         if learn:
             self._last_updated_feature = x[best].clone()
             self.online_updates += 1

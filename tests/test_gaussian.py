@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 
-from gdt_core.finetune import bayes_loss
+from gdt_core.finetune import bayes_loss, online_step
 from gdt_core.gaussian import (
     BayesLayer,
     DiagonalGaussian,
+    fit_bayes_layer,
     fit_gaussian,
     log_density,
     update_gaussian,
 )
+from gdt_core.network import GDTNet
 
 
 def _g(mean, var) -> DiagonalGaussian:
@@ -125,3 +128,32 @@ def test_loss_gradient_is_eqs_8_to_11_with_gaussians_fixed():
     torch.testing.assert_close(x_pos.grad, want_pos)
     torch.testing.assert_close(x_neg.grad, want_neg)
     assert mean.grad is None  # the Gaussians are held fixed during backward
+
+
+def test_online_step_equals_plain_sgd_on_the_fc_layers():
+    # The fused stage-2 step (fc6's gradient applied in place from the cached forward) must
+    # move fc6/fc7 exactly as torch's SGD on bayes_loss does, and leave the convolutions.
+    net = GDTNet(fc6_dim=32, fc7_dim=6).double().eval()
+    net.features.requires_grad_(False)
+    twin = copy.deepcopy(net)
+    gen = torch.Generator().manual_seed(3)
+    pool5 = torch.rand(7, 256, 6, 6, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        x = net.fc(pool5)
+    layer = fit_bayes_layer(x[:3], x[3:], 1e-4)
+    with torch.no_grad():
+        hidden = net.fc6(pool5.flatten(1))
+    before = net.fc6.weight.detach().clone()
+    loss = online_step(net, 0.05, pool5, hidden, 3, layer)
+
+    opt = torch.optim.SGD(twin.fc_parameters(), lr=0.05)
+    y = twin.fc(pool5)
+    want = bayes_loss(y[:3], y[3:], layer)
+    want.backward()
+    opt.step()
+    assert loss == pytest.approx(float(want))
+    pairs = zip(net.named_parameters(), twin.named_parameters(), strict=True)
+    for (name, got), (_, ref) in pairs:
+        torch.testing.assert_close(got, ref, msg=name)
+    assert not torch.equal(net.fc6.weight, before)  # a real step, not a no-op on both
+    assert torch.equal(net.features[0].weight, twin.features[0].weight)

@@ -10,6 +10,7 @@ that dies beyond its restarts marks its target failed and is replaced; other tar
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import tempfile
@@ -30,6 +31,7 @@ from workflows.evaluation import (
     EvaluationSpec,
     FrameHook,
     TargetRecord,
+    atomic_write_text,
     evaluate_target,
     missing_targets,
     plan_targets,
@@ -91,20 +93,43 @@ class TrackingActor:
 
     def run(
         self, spec: EvaluationSpec, weights_blob: list | None, run_dir: str, sequence: str, key: str
-    ) -> TargetRecord:
-        """The per-target step; its errors come back as a failed record, never as a raise."""
+    ) -> tuple[TargetRecord, str | None]:
+        """The per-target step: its record and the OTB result file's text (None if failed).
+
+        Errors come back as a failed record, never as a raise. The result travels back with
+        the record, so the driver holds every finished target even when this node's disk is
+        not the driver's (a cluster without shared storage) or this node dies afterwards.
+        """
         if spec != self._spec:
             self._load(spec, weights_blob)
-        return evaluate_target(
+        local_dir = Path(run_dir) if Path(run_dir).is_dir() else _scratch_dir(run_dir)
+        record = evaluate_target(
             self._local,
             sequence,
-            run_dir,
+            local_dir,
             key,
             tracker=self._tracker,
             on_frame=self._on_frame,
             worker=self._worker,
             actor_restarted=self._restarted,
         )
+        text = (local_dir / record.result_file).read_text() if record.done else None
+        return record, text
+
+
+def _scratch_dir(run_dir: str) -> Path:
+    """A node-local stand-in for a run directory that does not exist on this node."""
+    digest = hashlib.sha256(run_dir.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "gdt-flow-actor-runs" / digest
+
+
+def land_result(run_dir: Path, record: TargetRecord, text: str | None) -> None:
+    """Write an actor's result file and record into the driver's ``run_dir`` (idempotent)."""
+    if text is not None and record.result_file is not None:
+        out = run_dir / record.result_file
+        if not out.is_file() or out.read_text() != text:
+            atomic_write_text(out, text)
+    write_record(run_dir, record)
 
 
 def _actor_died(sequence: str, key: str, error: Exception) -> TargetRecord:
@@ -186,7 +211,8 @@ class TrackingPool:
             (ref,), _ = ray.wait(list(in_flight), num_returns=1)
             actor, sequence = in_flight.pop(ref)
             try:
-                record = ray.get(ref)
+                record, text = ray.get(ref)
+                land_result(run_dir, record, text)
                 idle.append(actor)
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
                 record = _actor_died(sequence, keys[sequence], exc)
