@@ -6,7 +6,9 @@ update -- forward: score the candidate set X (eq. 4), take the arg-max (eq. 5), 
           the new location and blend the Gaussians (stage 1, eqs. 6-7); backward: one fc-only
           iteration (stage 2, eqs. 8-11) when S(x*) >= ``online.score_threshold`` and the
           cosine similarity of x*'s features to those of the last updated frame's target is
-          >= ``online.similarity_threshold``.
+          >= ``online.similarity_threshold``. Each sample's fc6 runs once per frame: stage 2
+          back-propagates from those fc6 outputs and applies fc6's low-rank weight gradient
+          in place (:func:`~gdt_core.finetune.online_step`, equal to plain SGD).
 
 Ablations (Table 1): ``online.backprop=false`` ("no bp"), ``phase2.enabled=false``,
 ``network.feature=pretrained_fc7`` (the plain network's 4096-d fc7). Deterministic for
