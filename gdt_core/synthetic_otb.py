@@ -117,18 +117,21 @@ def write_synthetic_otb_set(
     num_frames: int,
     seed: int = 0,
     attributes: tuple[str, ...] = ("IV", "SV", "OCC", "DEF", "BC"),
+    absent: tuple[str, ...] = (),
     **sequence_options: object,
 ) -> Path:
     """A generated OTB root: ``names`` as sequences plus their sequence table; returns the table.
 
     The table (``<out_dir>/sequences.csv``, the columns of ``datasets/otb/sequences.csv``) is
     what ``gdt-flow evaluate --sequence-table`` reads for targets outside OTB-100; each target
-    gets one of ``attributes`` in turn so that per-attribute scores exist. ``sequence_options``
-    go to :func:`write_synthetic_sequence` (size, object_size, ...).
+    gets one of ``attributes`` in turn (each a space-separated list) so that per-attribute
+    scores exist. ``absent`` names are listed in the table but not written (a partial OTB
+    copy). ``sequence_options`` go to :func:`write_synthetic_sequence` (size, object_size, ...).
     """
     rows = ["name,start_frame,end_frame,anno_begin,gt_lines,cvpr13,tb50,attributes"]
-    for index, name in enumerate(names):
-        write_synthetic_sequence(out_dir, name, num_frames, seed + index, **sequence_options)
+    for index, name in enumerate([*names, *absent]):
+        if name not in absent:
+            write_synthetic_sequence(out_dir, name, num_frames, seed + index, **sequence_options)
         attribute = attributes[index % len(attributes)]
         rows.append(f"{name},1,{num_frames},1,{num_frames},1,0,{attribute}")
     table = Path(out_dir) / "sequences.csv"
