@@ -235,6 +235,11 @@ def _check_value(key: str, value: Any, tp: Any, meta: Mapping[str, Any], source:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
     elif tp is float:
+        if isinstance(value, str):  # YAML 1.1 leaves exponents without a dot (1e-4) as text
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
         value = float(value)

@@ -2,10 +2,11 @@
 
 * ``crop`` (the paper's, section 3.1): every box is cropped and resized to ``input_size`` x
   ``input_size`` and runs through the whole convolutional stack.
-* ``pooled`` (fast): the region covering all boxes is resampled once, so that a box of the
-  reference size spans ``pooled_target_size`` pixels, conv1-conv5 run once over it, and each
-  box's conv5 cells are read by bilinear interpolation (``grid_sample``) at exactly the
-  positions its own crop would have produced, then pool5 as usual.
+* ``pooled`` (fast): a region covering the boxes is resampled once, so that a box of the
+  reference size spans ``pooled_target_size`` pixels, conv1-conv5 and pool5's max-pool run
+  once over it (:class:`Conv5Map`), and each box's pooled cells are read by bilinear
+  interpolation (``grid_sample``) where its own crop's pooling windows lie, then pool5's
+  average as usual. The tracker reads a frame's candidates and its samples from one map.
 
 Both return ``(N, 256, 6, 6)`` pool5 tensors; fc6/fc7 (the trained part) run on those. Pixels
 outside the image are zero after normalisation (the mean colour).
@@ -14,6 +15,7 @@ outside the image are zero after normalisation (the mean colour).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,7 +26,6 @@ from .network import GDTNet
 CONV5_STRIDE = 16  # AlexNet: conv1 stride 4, two stride-2 max-pools
 CONV5_OFFSET = 15.5  # centre of conv5 cell 0 in input pixels (continuous coordinates)
 CROP_CHUNK = 64  # boxes per forward pass on the crop path (bounds memory)
-MAX_REGION_PIXELS = 1024 * 1024  # larger pooled regions are split (bounds memory and time)
 
 
 def conv5_size(input_size: int) -> int:
@@ -63,49 +64,75 @@ def crop_pool5(
     return torch.cat(out)
 
 
-def pooled_pool5(
+@dataclass(frozen=True)
+class Conv5Map:
+    """pool5's max-pool taken on the conv5 map of one region of a frame: frame pixel ``x``
+    lies at region pixel ``(x - x0) * sx`` (``y`` at ``(y - y0) * sy``), whose conv5 cell
+    index ``j`` is at index ``j * upsample`` of ``pooled`` (see :func:`region_conv5`)."""
+
+    pooled: torch.Tensor  # (1, 256, (H5 - 1) * upsample + 1, (W5 - 1) * upsample + 1)
+    upsample: int
+    x0: float
+    y0: float
+    sx: float
+    sy: float
+
+
+def region_conv5(
     net: GDTNet,
     frame: torch.Tensor,
-    boxes: np.ndarray,
+    region: tuple[float, float, float, float],
     ref_size: tuple[float, float],
-    input_size: int,
     target_size: int,
-) -> torch.Tensor:
-    """The fast path: one conv pass over the boxes' region, bilinear RoI reads of conv5.
-
-    The region is scaled by ``target_size / ref_size`` (per axis, like the crop's resize); each
-    box's ``conv5_size(input_size)``^2 grid of cells is read where its crop would put them.
-    """
-    b = np.asarray(boxes, dtype=np.float64)
+    input_size: int,
+) -> Conv5Map:
+    """conv1-conv5 once over ``region`` ``(x0, y0, x1, y1)`` of ``frame``, scaled by
+    ``target_size / ref_size`` per axis (a box of the reference size spans ``target_size``
+    pixels, as a crop's resize makes it span ``input_size``), then pool5's max-pool as a
+    filter: the map upsampled (bilinear) ``round(input_size / target_size)`` times, so its
+    cells lie about as far apart as a crop's conv5 cells do, and max-filtered over pool5's
+    3 x 3 window at stride 1."""
+    x0, y0, x1, y1 = (float(v) for v in region)
     sx, sy = target_size / ref_size[0], target_size / ref_size[1]
-    x0, y0 = b[:, 0].min(), b[:, 1].min()
-    x1, y1 = (b[:, 0] + b[:, 2]).max(), (b[:, 1] + b[:, 3]).max()
     wr = max(math.ceil((x1 - x0) * sx), target_size)
     hr = max(math.ceil((y1 - y0) * sy), target_size)
-    if wr * hr > MAX_REGION_PIXELS and len(b) > 1:  # far-apart boxes: two smaller regions
-        axis = 0 if wr >= hr else 1
-        order = np.argsort(b[:, axis] + b[:, axis + 2] / 2, kind="stable")
-        half = len(b) // 2
-        parts = [order[:half], order[half:]]
-        out = [pooled_pool5(net, frame, b[i], ref_size, input_size, target_size) for i in parts]
-        return torch.cat(out)[np.argsort(np.concatenate(parts))]
     dt = dict(dtype=frame.dtype, device=frame.device)
     xs = x0 + (torch.arange(wr, **dt)[None] + 0.5) / sx
     ys = y0 + (torch.arange(hr, **dt)[None] + 0.5) / sy
-    conv5 = net.conv5(_resample(frame, xs, ys))  # (1, 256, H5, W5)
-    h5, w5 = conv5.shape[-2:]
-    g = conv5_size(input_size)
-    cells = CONV5_OFFSET + CONV5_STRIDE * torch.arange(g, **dt)  # crop pixels of its cells
-    bt = torch.as_tensor(b, **dt)
-    # box pixel u of the crop -> region pixel (x - x0) * sx + u * (w * sx / input_size)
-    px = ((bt[:, 0] - x0) * sx)[:, None] + cells[None] * (bt[:, 2] * sx / input_size)[:, None]
-    py = ((bt[:, 1] - y0) * sy)[:, None] + cells[None] * (bt[:, 3] * sy / input_size)[:, None]
-    jx = (px - CONV5_OFFSET) / CONV5_STRIDE  # conv5 cell index, fractional
-    jy = (py - CONV5_OFFSET) / CONV5_STRIDE
-    gx = (2 * jx / max(w5 - 1, 1) - 1)[:, None, :].expand(-1, g, -1)
-    gy = (2 * jy / max(h5 - 1, 1) - 1)[:, :, None].expand(-1, -1, g)
+    conv5 = net.conv5(_resample(frame, xs, ys))
+    up = max(1, round(input_size / target_size))
+    if up > 1:
+        h5, w5 = conv5.shape[-2:]
+        size = ((h5 - 1) * up + 1, (w5 - 1) * up + 1)
+        conv5 = F.interpolate(conv5, size=size, mode="bilinear", align_corners=True)
+    k = net.features[12].kernel_size
+    pooled = F.max_pool2d(conv5, k, stride=1, padding=k // 2)
+    return Conv5Map(pooled, up, x0, y0, sx, sy)
+
+
+def read_pool5(net: GDTNet, cmap: Conv5Map, boxes: np.ndarray, input_size: int) -> torch.Tensor:
+    """pool5 of each box from ``cmap``: its crop's 7 x 7 max-pooled cells read bilinearly at
+    the centres of the crop's pooling windows (clamped at the map's edge: boxes should lie
+    inside the region), then pool5's average to 6 x 6 as on the crop path."""
+    pooled, up = cmap.pooled, cmap.upsample
+    dt = dict(dtype=pooled.dtype, device=pooled.device)
+    pool = net.features[12]
+    hp, wp = pooled.shape[-2:]
+    p = (conv5_size(input_size) - pool.kernel_size) // pool.stride + 1  # 7 pooled cells
+    # pooled cell i is centred on the crop's conv5 cell  stride * i + kernel // 2
+    centres = CONV5_OFFSET + CONV5_STRIDE * (
+        pool.stride * torch.arange(p, **dt) + pool.kernel_size // 2
+    )
+    bt = torch.as_tensor(np.asarray(boxes, dtype=np.float64), **dt)
+    # crop pixel u of a box -> region pixel (x - x0) * sx + u * (w * sx / input_size)
+    px = ((bt[:, 0] - cmap.x0) * cmap.sx)[:, None] + centres * (bt[:, 2:3] * cmap.sx / input_size)
+    py = ((bt[:, 1] - cmap.y0) * cmap.sy)[:, None] + centres * (bt[:, 3:4] * cmap.sy / input_size)
+    jx = (px - CONV5_OFFSET) / CONV5_STRIDE * up  # index into ``pooled``, fractional
+    jy = (py - CONV5_OFFSET) / CONV5_STRIDE * up
+    gx = (2 * jx / max(wp - 1, 1) - 1)[:, None, :].expand(-1, p, -1)
+    gy = (2 * jy / max(hp - 1, 1) - 1)[:, :, None].expand(-1, -1, p)
     grid = torch.stack([gx, gy], dim=-1)
     rois = F.grid_sample(
-        conv5.expand(len(b), -1, -1, -1), grid, "bilinear", "border", align_corners=True
+        pooled.expand(len(bt), -1, -1, -1), grid, "bilinear", "border", align_corners=True
     )
-    return net.pool5(rois)
+    return net.pool(rois.contiguous(memory_format=torch.channels_last))  # 6x faster on CPU

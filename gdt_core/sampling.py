@@ -3,7 +3,8 @@
 * positives: translated copies of the target with IoU >= ``min_iou`` (the target first); no
   scale jitter: with scale-jittered positives the classifier rewards shrinking boxes and the
   3-scale search (measured on generated sequences) collapses the box within ~30 frames;
-* negatives: same-size boxes whose centres lie ``min_dist``..``max_dist`` x max(w, h) away;
+* negatives: same-size boxes whose centres lie ``min_dist``..``max_dist`` box sizes away,
+  inside the frame's working region where one is given (:func:`working_region`);
 * candidates X: centres within a search radius, at ``num_scales`` scales, aspect ratio fixed
   (section 4), the scale step grown per footnote 7 until the box changes by >= 1 pixel.
 
@@ -55,18 +56,46 @@ def sample_negatives(
     min_dist: float,
     max_dist: float,
     image_size: tuple[int, int],
+    bounds: tuple[float, float, float, float] | None = None,
 ) -> np.ndarray:
-    """``n`` boxes of ``box``'s size whose centres lie ``min_dist``..``max_dist`` x max(w, h)
-    from its centre; centres inside the ``(width, height)`` image are preferred."""
+    """``n`` boxes of ``box``'s size whose centres lie ``min_dist``..``max_dist`` box sizes
+    from its centre, measured per axis (offset ``r (w cos a, h sin a)``): any aspect ratio
+    then gives the same overlaps, IoU <= 0.14 at ``min_dist`` 0.75, and a tall pedestrian's
+    negatives stay as near sideways as a square target's. Preferred, in this order: boxes
+    inside ``bounds`` ``(x0, y0, x1, y1)`` (the frame's working region,
+    :func:`working_region`) with their centre in the ``(width, height)`` image, boxes inside
+    ``bounds``, boxes centred in the image."""
     box = as_boxes(box)[0]
-    reach = max(box[2], box[3])
-    m = 8 * n
-    radius = rng.uniform(min_dist, max(max_dist, min_dist), size=m) * reach
+    m = 16 * n
+    radius = rng.uniform(min_dist, max(max_dist, min_dist), size=m)
     angle = rng.uniform(0, 2 * np.pi, size=m)
-    c = centers(box) + np.stack([np.cos(angle), np.sin(angle)], axis=1) * radius[:, None]
+    unit = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    c = centers(box) + unit * radius[:, None] * box[2:]
+    out = _box_from(c, np.broadcast_to(box[2:], (m, 2)))
     inside = (c[:, 0] >= 0) & (c[:, 1] >= 0) & (c[:, 0] < image_size[0]) & (c[:, 1] < image_size[1])
-    order = np.concatenate([np.flatnonzero(inside), np.flatnonzero(~inside)])[:n]
-    return _box_from(c[order], np.broadcast_to(box[2:], (n, 2)))
+    within = np.ones(m, dtype=bool)
+    if bounds is not None:
+        x0, y0, x1, y1 = bounds
+        within = (out[:, 0] >= x0) & (out[:, 1] >= y0)
+        within &= (out[:, 0] + out[:, 2] <= x1) & (out[:, 1] + out[:, 3] <= y1)
+    rank = np.where(within, 0, 2) + np.where(inside, 0, 1)
+    return out[np.argsort(rank, kind="stable")[:n]]
+
+
+def working_region(
+    box: np.ndarray, candidates: np.ndarray, positive_iou: float, max_dist: float
+) -> tuple[float, float, float, float]:
+    """A frame's working region ``(x0, y0, x1, y1)``: every candidate, every positive that
+    :func:`sample_positives` may draw around any of them, and the negative ring
+    (``max_dist`` box sizes) around the previous ``box``. The pooled path convolves it once
+    per frame; the frame's negatives are drawn inside it (both paths alike)."""
+    box, cand = as_boxes(box)[0], as_boxes(candidates)
+    # IoU >= t allows a shift of at most (1 - t) / (1 + t) box sizes along one axis
+    spread = max(1.0 - positive_iou, 0.0) / (1.0 + positive_iou) * cand[:, 2:]
+    ring = (max_dist + 0.5) * box[2:]
+    lo = np.minimum((cand[:, :2] - spread).min(0), centers(box)[0] - ring)
+    hi = np.maximum((cand[:, :2] + cand[:, 2:] + spread).max(0), centers(box)[0] + ring)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 
 def scale_step(box: np.ndarray, step: float) -> float:

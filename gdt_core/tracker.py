@@ -6,9 +6,11 @@ update -- forward: score the candidate set X (eq. 4), take the arg-max (eq. 5), 
           the new location and blend the Gaussians (stage 1, eqs. 6-7); backward: one fc-only
           iteration (stage 2, eqs. 8-11) when S(x*) >= ``online.score_threshold`` and the
           cosine similarity of x*'s features to those of the last updated frame's target is
-          >= ``online.similarity_threshold``. Each sample's fc6 runs once per frame: stage 2
-          back-propagates from those fc6 outputs and applies fc6's low-rank weight gradient
-          in place (:func:`~gdt_core.finetune.online_step`, equal to plain SGD).
+          >= ``online.similarity_threshold``. fc6 (151 MB of weights) runs once per frame on
+          the previous frame's samples and this frame's candidates together; stage 2 steps
+          from those outputs, applies fc6's low-rank weight gradient in place
+          (:func:`~gdt_core.finetune.online_step`, equal to plain SGD) and shifts the
+          candidates' fc6 outputs by its exact low-rank effect.
 
 Ablations (Table 1): ``online.backprop=false`` ("no bp"), ``phase2.enabled=false``,
 ``network.feature=pretrained_fc7`` (the plain network's 4096-d fc7). Deterministic for
@@ -17,18 +19,26 @@ Ablations (Table 1): ``online.backprop=false`` ("no bp"), ``phase2.enabled=false
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .config import Config
-from .features import crop_pool5, pooled_pool5
-from .finetune import cosine_similarity, online_step, phase2_finetune
+from .features import crop_pool5, read_pool5, region_conv5
+from .finetune import cosine_similarity, fc6_output_shift, online_step, phase2_finetune
 from .gaussian import BayesLayer, fit_bayes_layer, update_bayes_layer
 from .images import frame_tensor
 from .network import build_network, load_pretrained
-from .sampling import MIN_BOX_SIDE, sample_candidates, sample_negatives, sample_positives
+from .sampling import (
+    MIN_BOX_SIDE,
+    sample_candidates,
+    sample_negatives,
+    sample_positives,
+    working_region,
+)
 
 
 class GDTTracker:
@@ -47,6 +57,9 @@ class GDTTracker:
         self._initial_state = {k: v.clone() for k, v in net.state_dict().items()}
         self.net = net.to(self.device).eval()  # dropout belongs to phase 1 only
         self.net.features.requires_grad_(False)  # phase 2 and online: fc layers only
+        # Conv weights stored channels-last like the activations (GDTNet.conv5): oneDNN
+        # otherwise re-orders every weight on every call (~1.3 ms per conv pass on the CPU).
+        self.net.features.to(memory_format=torch.channels_last)
         self.layer: BayesLayer | None = None
         self.phase2_iterations = 0
         self.online_updates = 0
@@ -56,27 +69,47 @@ class GDTTracker:
         net = self.cfg.network
         return frame_tensor(image, net.mean, net.std, str(self.device))
 
-    def _pool5(self, frame: torch.Tensor, boxes: np.ndarray, ref: np.ndarray) -> torch.Tensor:
+    def _reader(
+        self, frame: torch.Tensor, region: tuple[float, float, float, float], ref: np.ndarray
+    ) -> Callable[[np.ndarray], torch.Tensor]:
+        """pool5 of boxes inside ``region`` of ``frame``: the paper's crops, or reads from one
+        conv pass over ``region`` scaled for the reference box ``ref`` (pooled path)."""
         size, tr = self.cfg.network.input_size, self.cfg.tracker
+        if tr.candidate_features == "crop":
+            return lambda boxes: crop_pool5(self.net, frame, boxes, size)
         with torch.no_grad():
-            if tr.candidate_features == "crop":
-                return crop_pool5(self.net, frame, boxes, size)
-            return pooled_pool5(
-                self.net, frame, boxes, (ref[2], ref[3]), size, tr.pooled_target_size
+            cmap = region_conv5(
+                self.net, frame, region, (ref[2], ref[3]), tr.pooled_target_size, size
             )
+        return lambda boxes: read_pool5(self.net, cmap, boxes, size)
 
     def _samples(
-        self, frame: torch.Tensor, box: np.ndarray, n_pos: int, n_neg: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """pool5 of ``n_pos`` positives and ``n_neg`` negatives sampled around ``box``."""
+        self,
+        read: Callable[[np.ndarray], torch.Tensor],
+        box: np.ndarray,
+        n_pos: int,
+        n_neg: int,
+        image_size: tuple[int, int],
+        bounds: tuple[float, float, float, float],
+    ) -> torch.Tensor:
+        """pool5 of ``n_pos`` positives then ``n_neg`` negatives sampled around ``box``."""
         s = self.cfg.sampling
-        h, w = frame.shape[-2:]
         pos = sample_positives(self._rng, box, n_pos, s.positive_iou)
         neg = sample_negatives(
-            self._rng, box, n_neg, s.negative_center_distance, s.negative_max_distance, (w, h)
+            self._rng,
+            box,
+            n_neg,
+            s.negative_center_distance,
+            s.negative_max_distance,
+            image_size,
+            bounds,
         )
-        p5 = self._pool5(frame, np.concatenate([pos, neg]), box)
-        return p5[:n_pos], p5[n_pos:]
+        with torch.no_grad():
+            return read(np.concatenate([pos, neg]))
+
+    def _region(self, box: np.ndarray, candidates: np.ndarray) -> tuple[float, ...]:
+        s = self.cfg.sampling
+        return working_region(box, candidates, s.positive_iou, s.negative_max_distance)
 
     # -- Tracker interface ----------------------------------------------------------------
     def init(self, image: np.ndarray, box: tuple[float, float, float, float]) -> None:
@@ -96,9 +129,16 @@ class GDTTracker:
         cfg = self.cfg
         self.net.load_state_dict(self._initial_state)
         self._rng = np.random.default_rng(cfg.seed)
-        p_pos, p_neg = self._samples(
-            frame, arr, cfg.sampling.first_frame_positives, cfg.sampling.first_frame_negatives
+        n_pos, region = cfg.sampling.first_frame_positives, self._region(arr, arr)
+        p5 = self._samples(
+            self._reader(frame, region, arr),
+            arr,
+            n_pos,
+            cfg.sampling.first_frame_negatives,
+            (w, h),
+            region,
         )
+        p_pos, p_neg = p5[:n_pos], p5[n_pos:]
         self.phase2_iterations = 0
         if cfg.phase2.enabled and cfg.phase2.max_iterations > 0:
             self.phase2_iterations = phase2_finetune(
@@ -109,10 +149,18 @@ class GDTTracker:
         self.layer = fit_bayes_layer(x_pos, x_neg, cfg.gaussian.variance_floor)
         self._last_updated_feature = x_pos[0].clone()  # row 0 is the given box itself
         self._box = arr
+        self._pending: _Pending | None = None
         self.online_updates = 0
 
     def update(self, image: np.ndarray) -> tuple[np.ndarray, float]:
-        """Track one frame: the new box and its score S(x*) (eqs. 4-5), then learn from it."""
+        """Track one frame: the new box and its score S(x*) (eqs. 4-5), then learn from it.
+
+        The previous frame's learning (stage 1 on its samples, then stage 2 if its gate
+        passed) runs here, first: its samples and this frame's candidates share one fc6 pass
+        with the previous weights, and stage 2's change of fc6 on the candidates is added
+        exactly by :func:`~gdt_core.finetune.fc6_output_shift`. The order of operations and
+        every result are those of learning at the end of the previous frame.
+        """
         if self.layer is None:
             raise RuntimeError("GDTTracker.update() called before init()")
         cfg, frame = self.cfg, self._frame(image)
@@ -120,41 +168,71 @@ class GDTTracker:
         cands = sample_candidates(
             self._rng, self._box, c.num_scales, c.scale_step, c.search_radius, c.positions_per_scale
         )
+        pending, size = self._pending, (frame.shape[-1], frame.shape[-2])
+        region = self._region(self._box, cands)
+        read = self._reader(frame, region, self._box)
         with torch.no_grad():
-            x = self.net.fc(self._pool5(frame, cands, self._box))
+            rows = read(cands)
+        if pending is not None:
+            rows = torch.cat([pending.pool5, rows])
+        with torch.no_grad():
+            hidden = self.net.fc6_out(torch.flatten(rows, 1))  # eval: fc == fc_head(fc6_out)
+        if pending is not None:
+            hidden = self._learn(pending, rows, hidden)[len(pending.pool5) :]
+        with torch.no_grad():
+            x = self.net.fc_head(hidden)
             scores = self.layer.score(x)
         best = int(torch.argmax(scores))
         score = float(scores[best])
-        box = _keep_reachable(cands[best], frame.shape[-1], frame.shape[-2])
-
-        # Stage 1 (forward): re-sample at x*, blend the Gaussians (eqs. 6-7).
-        n_pos = cfg.sampling.num_positives
-        p5 = torch.cat(self._samples(frame, box, n_pos, cfg.sampling.num_negatives))
-        o, g = cfg.online, cfg.gaussian
+        box = _keep_reachable(cands[best], *size)
+        o = cfg.online
         learn = (
             o.backprop
             and o.iterations_per_frame > 0
             and score >= o.score_threshold
             and cosine_similarity(x[best], self._last_updated_feature) >= o.similarity_threshold
         )
-        with torch.no_grad():
-            hidden = self.net.fc6_out(torch.flatten(p5, 1))  # eval mode: fc == fc_head(fc6_out(.))
-            xs = self.net.fc_head(hidden)
-        self.layer = update_bayes_layer(
-            self.layer, xs[:n_pos], xs[n_pos:], g.gamma, g.eq7_form, g.variance_floor
-        )
-        # Stage 2 (backward): fc-only iterations with the Gaussians fixed (eqs. 8-11), from
-        # the fc6 outputs just computed (online_step: no second forward pass).
-        for i in range(o.iterations_per_frame if learn else 0):
-            if i > 0:
-                with torch.no_grad():
-                    hidden = self.net.fc6_out(torch.flatten(p5, 1))
-            online_step(self.net, o.learning_rate, p5, hidden, n_pos, self.layer)
         if learn:
             self._last_updated_feature = x[best].clone()
             self.online_updates += 1
+        # Stage 1's samples at x*, learnt from when the next frame arrives (see above).
+        n_pos = cfg.sampling.num_positives
+        p5 = self._samples(read, box, n_pos, cfg.sampling.num_negatives, size, region)
+        self._pending = _Pending(p5, n_pos, learn)
         self._box = box
         return box.copy(), score
+
+    def _learn(self, pending: _Pending, rows: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """Stage 1 (eqs. 6-7) on the pending samples -- the first rows of ``rows`` -- then, if
+        their frame passed the gate, stage 2's fc-only iterations (eqs. 8-11). Returns the fc6
+        outputs of all ``rows`` under the updated weights."""
+        n, o, g = len(pending.pool5), self.cfg.online, self.cfg.gaussian
+        with torch.no_grad():
+            xs = self.net.fc_head(hidden[:n])
+        self.layer = update_bayes_layer(
+            self.layer,
+            xs[: pending.n_pos],
+            xs[pending.n_pos :],
+            g.gamma,
+            g.eq7_form,
+            g.variance_floor,
+        )
+        for _ in range(o.iterations_per_frame if pending.learn else 0):
+            grad = online_step(
+                self.net, o.learning_rate, pending.pool5, hidden[:n], pending.n_pos, self.layer
+            )
+            with torch.no_grad():
+                hidden = hidden + fc6_output_shift(rows, pending.pool5, grad, o.learning_rate)
+        return hidden
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A frame's stage-1 samples (pool5; the first ``n_pos`` positive) and its stage-2 gate."""
+
+    pool5: torch.Tensor
+    n_pos: int
+    learn: bool
 
 
 def _keep_reachable(box: np.ndarray, width: int, height: int) -> np.ndarray:

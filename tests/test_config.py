@@ -25,6 +25,9 @@ def test_overrides_are_parsed_as_yaml_and_validated():
     assert cfg.gaussian.gamma == 0.9
     assert cfg.online.backprop is False
     assert parse_override("ray.address=null") == ("ray.address", None)
+    # YAML 1.1 reads 1e-5 (no dot) as text; a float field takes it as the number it reads as
+    cfg = load_config(overrides=["online.learning_rate=1e-5", "phase2.stop_margin=2E3"])
+    assert cfg.online.learning_rate == 1e-5 and cfg.phase2.stop_margin == 2000.0
 
 
 @pytest.mark.parametrize(
@@ -37,6 +40,7 @@ def test_overrides_are_parsed_as_yaml_and_validated():
         ("candidates.num_scales=two", "candidates.num_scales"),
         ("tracker.candidate_features=fast", "tracker.candidate_features"),
         ("online.backprop=1", "online.backprop"),
+        ("gaussian.gamma=high", "gaussian.gamma"),
     ],
 )
 def test_bad_override_names_the_key(override, message):

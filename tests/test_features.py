@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gdt_core.config import load_config
-from gdt_core.features import conv5_size, crop_pool5, pooled_pool5
+from gdt_core.features import conv5_size, crop_pool5, read_pool5, region_conv5
 from gdt_core.images import ensure_bgr, frame_tensor
 from gdt_core.network import build_network
 
@@ -30,7 +30,8 @@ def test_pooled_features_approximate_crop_features_box_by_box():
     boxes = np.array([[60, 40, 24, 20], [64, 38, 24, 20], [55, 47, 26.4, 22], [10, 80, 24, 20]])
     with torch.no_grad():
         crop = crop_pool5(net, frame, boxes, 131).flatten(1)
-        pooled = pooled_pool5(net, frame, boxes, (24, 20), 131, 131).flatten(1)
+        cmap = region_conv5(net, frame, (10, 38, 84, 100), (24, 20), 131, 131)  # holds every box
+        pooled = read_pool5(net, cmap, boxes, 131).flatten(1)
     same = torch.nn.functional.cosine_similarity(crop, pooled, dim=1)
     other = torch.nn.functional.cosine_similarity(crop, pooled.roll(1, dims=0), dim=1)
     assert same.min() > 0.85  # same box, two paths: close (context at the crop edge differs)

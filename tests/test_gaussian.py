@@ -5,10 +5,18 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from gdt_core.finetune import bayes_loss, online_step
+from gdt_core.config import load_config
+from gdt_core.finetune import (
+    _batch,
+    bayes_loss,
+    fc6_output_shift,
+    online_step,
+    phase2_finetune,
+)
 from gdt_core.gaussian import (
     BayesLayer,
     DiagonalGaussian,
@@ -130,11 +138,16 @@ def test_loss_gradient_is_eqs_8_to_11_with_gaussians_fixed():
     assert mean.grad is None  # the Gaussians are held fixed during backward
 
 
+def _small_net() -> GDTNet:
+    net = GDTNet(fc6_dim=32, fc7_dim=6).double().eval()
+    net.features.requires_grad_(False)
+    return net
+
+
 def test_online_step_equals_plain_sgd_on_the_fc_layers():
     # The fused stage-2 step (fc6's gradient applied in place from the cached forward) must
     # move fc6/fc7 exactly as torch's SGD on bayes_loss does, and leave the convolutions.
-    net = GDTNet(fc6_dim=32, fc7_dim=6).double().eval()
-    net.features.requires_grad_(False)
+    net = _small_net()
     twin = copy.deepcopy(net)
     gen = torch.Generator().manual_seed(3)
     pool5 = torch.rand(7, 256, 6, 6, generator=gen, dtype=torch.float64)
@@ -144,16 +157,84 @@ def test_online_step_equals_plain_sgd_on_the_fc_layers():
     with torch.no_grad():
         hidden = net.fc6(pool5.flatten(1))
     before = net.fc6.weight.detach().clone()
-    loss = online_step(net, 0.05, pool5, hidden, 3, layer)
+    grad = online_step(net, 0.05, pool5, hidden, 3, layer)
 
     opt = torch.optim.SGD(twin.fc_parameters(), lr=0.05)
-    y = twin.fc(pool5)
-    want = bayes_loss(y[:3], y[3:], layer)
-    want.backward()
+    ref_hidden = twin.fc6(pool5.flatten(1))
+    ref_hidden.retain_grad()
+    y = twin.fc_head(ref_hidden)
+    bayes_loss(y[:3], y[3:], layer).backward()
     opt.step()
-    assert loss == pytest.approx(float(want))
+    torch.testing.assert_close(grad, ref_hidden.grad)  # returned: d loss / d fc6 output
     pairs = zip(net.named_parameters(), twin.named_parameters(), strict=True)
     for (name, got), (_, ref) in pairs:
         torch.testing.assert_close(got, ref, msg=name)
     assert not torch.equal(net.fc6.weight, before)  # a real step, not a no-op on both
     assert torch.equal(net.features[0].weight, twin.features[0].weight)
+
+
+def test_fc6_output_shift_is_the_step_applied_to_other_rows():
+    # The tracker scores this frame's candidates with fc6 outputs computed before the
+    # previous frame's step, shifted by its low-rank effect: must equal recomputing fc6.
+    net = _small_net()
+    gen = torch.Generator().manual_seed(4)
+    samples = torch.rand(7, 256, 6, 6, generator=gen, dtype=torch.float64)
+    rows = torch.rand(5, 256, 6, 6, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        x = net.fc(samples)
+        before = net.fc6(rows.flatten(1))
+        hidden = net.fc6(samples.flatten(1))
+    layer = fit_bayes_layer(x[:3], x[3:], 1e-4)
+    grad = online_step(net, 0.05, samples, hidden, 3, layer)
+    with torch.no_grad():
+        after = net.fc6(rows.flatten(1))
+    shifted = before + fc6_output_shift(rows, samples, grad, 0.05)
+    assert (after - before).abs().max() > 1e-6  # the step moved these rows' outputs
+    torch.testing.assert_close(shifted, after)
+
+
+def _plain_phase2(net, pos, neg, cfg, rng):
+    """Phase 2 written the obvious way: torch's SGD with momentum on all fc parameters."""
+    p2 = cfg.phase2
+    opt = torch.optim.SGD(net.fc_parameters(), lr=p2.learning_rate, momentum=p2.momentum)
+    layer = None
+    for it in range(p2.max_iterations):
+        ip, ineg = _batch(rng, len(pos), len(neg), p2.batch_size)
+        x = net.fc(torch.cat([pos[ip], neg[ineg]]))
+        x_pos, x_neg = x[: len(ip)], x[len(ip) :]
+        if layer is not None:
+            with torch.no_grad():
+                if float(layer.score(x_pos).min() - layer.score(x_neg).max()) >= p2.stop_margin:
+                    return it
+        layer = fit_bayes_layer(x_pos.detach(), x_neg.detach(), cfg.gaussian.variance_floor)
+        opt.zero_grad()
+        bayes_loss(x_pos, x_neg, layer).backward()
+        opt.step()
+    return p2.max_iterations
+
+
+@pytest.mark.parametrize("stop_margin", [1e9, -5.0])
+def test_phase2_in_the_span_of_the_samples_equals_plain_sgd_with_momentum(stop_margin):
+    # fc6 kept as W0 + A S with momentum in A: the same steps and the same stopping
+    # iteration as torch's SGD on W itself (float64, 12 iterations or an early stop).
+    cfg = load_config().replace(
+        {
+            "phase2.max_iterations": 12,
+            "phase2.batch_size": 8,
+            "phase2.learning_rate": 0.002,
+            "phase2.stop_margin": stop_margin,
+        }
+    )
+    net = _small_net()
+    twin = copy.deepcopy(net)
+    gen = torch.Generator().manual_seed(5)
+    pos = torch.rand(6, 256, 6, 6, generator=gen, dtype=torch.float64)
+    neg = torch.rand(10, 256, 6, 6, generator=gen, dtype=torch.float64) + 0.2
+    result = phase2_finetune(net, pos, neg, cfg, np.random.default_rng(0))
+    want = _plain_phase2(twin, pos, neg, cfg, np.random.default_rng(0))
+    assert result.iterations == want
+    assert (want == 12) == (stop_margin == 1e9)  # one case runs out, one stops early
+    for (name, got), (_, ref) in zip(net.named_parameters(), twin.named_parameters(), strict=True):
+        torch.testing.assert_close(got, ref, msg=name)
+    assert not torch.equal(net.fc6.weight, _small_net().fc6.weight)
+    assert all(p.grad is None for p in net.parameters())

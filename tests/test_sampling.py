@@ -12,6 +12,7 @@ from gdt_core.sampling import (
     sample_positives,
     scale_factors,
     scale_step,
+    working_region,
 )
 
 BOX = np.array([40.0, 30.0, 24.0, 16.0])
@@ -35,12 +36,15 @@ def test_positives_at_iou_one_fall_back_to_the_box():
 
 def test_negatives_are_far_same_size_and_inside_when_possible():
     neg = sample_negatives(np.random.default_rng(0), BOX, 50, 1.0, 2.0, (200, 150))
-    d = np.linalg.norm(centers(neg) - centers(BOX), axis=1)
-    assert d.min() >= 24.0 - 1e-9 and d.max() <= 48.0 + 1e-9  # x max(w, h) = 24
+    d = np.linalg.norm((centers(neg) - centers(BOX)) / BOX[2:], axis=1)  # in box sizes
+    assert d.min() >= 1.0 - 1e-9 and d.max() <= 2.0 + 1e-9
     assert np.all(neg[:, 2:] == BOX[2:])
     c = centers(neg)
     assert np.all((c >= 0) & (c < [200, 150]))
-    assert box_iou(neg, BOX[None]).max() < 0.35
+    assert box_iou(neg, BOX[None]).max() < 0.045  # at 1 box size, worst on a diagonal: 0.0448
+    near = sample_negatives(np.random.default_rng(0), BOX, 500, 0.75, 0.75, (200, 150))
+    iou = box_iou(near, BOX[None])
+    assert iou.max() <= 1 / 7 + 1e-9 and iou.max() > 0.13  # 0.25 / 1.75 on an axis
 
 
 def test_negatives_near_a_corner_still_come_back():
@@ -86,3 +90,40 @@ def test_candidates_three_scales_fixed_aspect_within_radius():
     assert len(widths) == 3
     d = np.linalg.norm(centers(cands) - centers(BOX), axis=1)
     assert d.max() <= 0.6 * np.sqrt(24 * 16) + 1e-9
+
+
+def _inside(boxes, region):
+    x0, y0, x1, y1 = region
+    return (
+        (boxes[:, 0] >= x0)
+        & (boxes[:, 1] >= y0)
+        & (boxes[:, 0] + boxes[:, 2] <= x1)
+        & (boxes[:, 1] + boxes[:, 3] <= y1)
+    )
+
+
+def test_working_region_holds_candidates_their_positives_and_the_negative_ring():
+    rng = np.random.default_rng(2)
+    cands = sample_candidates(rng, BOX, 3, 0.027, 0.6, 16)
+    region = working_region(BOX, cands, 0.7, 1.0)
+    assert _inside(cands, region).all()
+    for cand in cands[::7]:  # positives around any candidate (x* is one of them)
+        assert _inside(sample_positives(rng, cand, 40, 0.7), region).all()
+    ring = sample_negatives(rng, BOX, 200, 0.75, 1.0, (1000, 1000))  # around the old box
+    assert _inside(ring, region).all()
+    # ... and nothing more: the ring's extent, 1.5 box sizes from the centre
+    assert region[0] == pytest.approx(centers(BOX)[0, 0] - 1.5 * 24)
+    assert region[1] == pytest.approx(centers(BOX)[0, 1] - 1.5 * 16)
+
+
+def test_negatives_stay_inside_the_working_region_when_the_target_moved():
+    cands = sample_candidates(np.random.default_rng(3), BOX, 3, 0.027, 0.6, 16)
+    region = working_region(BOX, cands, 0.7, 1.0)
+    moved = BOX + [8.0, 5.0, 0.0, 0.0]  # x* off-centre: part of its ring lies outside
+    free = sample_negatives(np.random.default_rng(4), moved, 500, 0.75, 1.0, (1000, 1000))
+    assert not _inside(free, region).all()
+    neg = sample_negatives(np.random.default_rng(4), moved, 24, 0.75, 1.0, (1000, 1000), region)
+    assert _inside(neg, region).all()
+    d = np.linalg.norm((centers(neg) - centers(moved)) / BOX[2:], axis=1)
+    assert d.min() >= 0.75 - 1e-9 and d.max() <= 1.0 + 1e-9  # still far, same ring
+    assert np.ptp(np.arctan2(*(centers(neg) - centers(moved)).T)) > 3.0  # spread around it
