@@ -81,7 +81,7 @@ def phase2_finetune(
     iterations = p2.max_iterations
     for it in range(p2.max_iterations):
         ip, ineg = _batch(rng, n_pos, len(pool5_neg), p2.batch_size)
-        rows = torch.as_tensor(np.concatenate([ip, n_pos + ineg]))
+        rows = torch.as_tensor(np.concatenate([ip, n_pos + ineg]), device=base.device)
         hidden = torch.addmm(base[rows], gram[rows], coef.T).requires_grad_(True)
         x = net.fc_head(hidden + net.fc6.bias)
         x_pos, x_neg = x[: len(ip)], x[len(ip) :]
