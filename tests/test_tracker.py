@@ -8,11 +8,14 @@ import pytest
 import torch
 
 from gdt_core.config import load_config
+from gdt_core.finetune import cosine_similarity, online_step
+from gdt_core.gaussian import update_bayes_layer
 from gdt_core.network import WeightsError
 from gdt_core.ope import score_sequence
 from gdt_core.otb import load_sequence_dir
+from gdt_core.sampling import sample_candidates
 from gdt_core.synthetic_otb import write_synthetic_sequence
-from gdt_core.tracker import GDTTracker
+from gdt_core.tracker import GDTTracker, _keep_reachable
 from gdt_core.trackers import make_tracker
 from gdt_core.tracking import run_ope
 
@@ -214,3 +217,68 @@ def test_make_tracker_names(cfg):
 def test_opencv_baselines_follow_the_object(cfg, moving_sequence, name):
     result = run_ope(make_tracker(name, cfg), moving_sequence)
     assert score_sequence(moving_sequence.ground_truth, result.boxes).precision_score >= 0.5
+
+
+class _LearnAtOnce(GDTTracker):
+    """GDT as section 3.3 reads: stage 1 and stage 2 at the end of each frame, every fc6
+    output recomputed from the weights -- the reference for GDTTracker's deferred order."""
+
+    def update(self, image):
+        cfg, frame = self.cfg, self._frame(image)
+        c, s, o, g = cfg.candidates, cfg.sampling, cfg.online, cfg.gaussian
+        cands = sample_candidates(
+            self._rng, self._box, c.num_scales, c.scale_step, c.search_radius, c.positions_per_scale
+        )
+        size = (frame.shape[-1], frame.shape[-2])
+        region = self._region(self._box, cands)
+        read = self._reader(frame, region, self._box)
+        with torch.no_grad():
+            x = self.net.fc(read(cands))
+            scores = self.layer.score(x)
+        best = int(torch.argmax(scores))
+        box = _keep_reachable(cands[best], *size)
+        learn = (
+            o.backprop
+            and float(scores[best]) >= o.score_threshold
+            and cosine_similarity(x[best], self._last_updated_feature) >= o.similarity_threshold
+        )
+        if learn:
+            self._last_updated_feature = x[best].clone()
+        p5 = self._samples(read, box, s.num_positives, s.num_negatives, size, region)
+        with torch.no_grad():
+            xs = self.net.fc(p5)
+        self.layer = update_bayes_layer(
+            self.layer,
+            xs[: s.num_positives],
+            xs[s.num_positives :],
+            g.gamma,
+            g.eq7_form,
+            g.variance_floor,
+        )
+        for _ in range(o.iterations_per_frame if learn else 0):
+            with torch.no_grad():
+                hidden = self.net.fc6(p5.flatten(1))
+            online_step(self.net, o.learning_rate, p5, hidden, s.num_positives, self.layer)
+        self._box = box
+        return box.copy(), float(scores[best])
+
+
+def test_deferred_learning_gives_the_boxes_of_learning_at_once(cfg):
+    # GDTTracker learns from frame t when frame t+1 arrives (one fc6 pass for both, stage 2's
+    # effect added exactly): boxes and scores must be those of the textbook order.
+    every = cfg.replace(
+        {"online.score_threshold": -1e9, "online.similarity_threshold": -1, "seed": 2}
+    )
+    got = [GDTTracker(every), _LearnAtOnce(every)]
+    for tracker in got:
+        tracker.init(_frame_with_square(30, 20), (30, 20, 16, 16))
+    ref_layer = got[1].layer
+    for i in range(1, 8):
+        image = _frame_with_square(30 + 3 * i, 20 + i)
+        (box, score), (ref_box, ref_score) = (t.update(image) for t in got)
+        np.testing.assert_allclose(box, ref_box, atol=1e-9)
+        assert score == pytest.approx(ref_score, rel=1e-3, abs=1e-2)
+        # frame i scored with the Gaussians the reference had after frame i - 1
+        torch.testing.assert_close(got[0].layer.pos.var, ref_layer.pos.var, rtol=1e-3, atol=1e-4)
+        ref_layer = got[1].layer
+    assert got[0].online_updates == 7  # learning ran on every frame
