@@ -92,9 +92,9 @@ def working_region(
     box, cand = as_boxes(box)[0], as_boxes(candidates)
     # IoU >= t allows a shift of at most (1 - t) / (1 + t) box sizes along one axis
     spread = max(1.0 - positive_iou, 0.0) / (1.0 + positive_iou) * cand[:, 2:]
-    ring = (max_dist + 0.5) * box[2:]
-    lo = np.minimum((cand[:, :2] - spread).min(0), centers(box)[0] - ring)
-    hi = np.maximum((cand[:, :2] + cand[:, 2:] + spread).max(0), centers(box)[0] + ring)
+    centre, ring = centers(box)[0], (max_dist + 0.5) * box[2:]
+    lo = np.minimum((cand[:, :2] - spread).min(0), centre - ring)
+    hi = np.maximum((cand[:, :2] + cand[:, 2:] + spread).max(0), centre + ring)
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
 
 

@@ -196,9 +196,9 @@ class GDTTracker:
             self._last_updated_feature = x[best].clone()
             self.online_updates += 1
         # Stage 1's samples at x*, learnt from when the next frame arrives (see above).
-        n_pos = cfg.sampling.num_positives
-        p5 = self._samples(read, box, n_pos, cfg.sampling.num_negatives, size, region)
-        self._pending = _Pending(p5, n_pos, learn)
+        s = cfg.sampling
+        p5 = self._samples(read, box, s.num_positives, s.num_negatives, size, region)
+        self._pending = _Pending(p5, learn)
         self._box = box
         return box.copy(), score
 
@@ -207,19 +207,20 @@ class GDTTracker:
         their frame passed the gate, stage 2's fc-only iterations (eqs. 8-11). Returns the fc6
         outputs of all ``rows`` under the updated weights."""
         n, o, g = len(pending.pool5), self.cfg.online, self.cfg.gaussian
+        n_pos = self.cfg.sampling.num_positives
         with torch.no_grad():
             xs = self.net.fc_head(hidden[:n])
         self.layer = update_bayes_layer(
             self.layer,
-            xs[: pending.n_pos],
-            xs[pending.n_pos :],
+            xs[:n_pos],
+            xs[n_pos:],
             g.gamma,
             g.eq7_form,
             g.variance_floor,
         )
         for _ in range(o.iterations_per_frame if pending.learn else 0):
             grad = online_step(
-                self.net, o.learning_rate, pending.pool5, hidden[:n], pending.n_pos, self.layer
+                self.net, o.learning_rate, pending.pool5, hidden[:n], n_pos, self.layer
             )
             with torch.no_grad():
                 hidden = hidden + fc6_output_shift(rows, pending.pool5, grad, o.learning_rate)
@@ -228,10 +229,10 @@ class GDTTracker:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A frame's stage-1 samples (pool5; the first ``n_pos`` positive) and its stage-2 gate."""
+    """A frame's stage-1 samples (pool5, ``sampling.num_positives`` positives first) and
+    whether its stage-2 gate passed."""
 
     pool5: torch.Tensor
-    n_pos: int
     learn: bool
 
 
