@@ -133,6 +133,7 @@ class TrackerConfig:
 
     candidate_features: str = _f(**_choices("crop", "pooled"))
     pooled_target_size: int = _f(**_range(16))
+    fc6_flush_rank: int = _f(**_range(0))
     device: str = _f(**_choices("cpu", "cuda"))
     torch_threads: int = _f(**_range(0))
 

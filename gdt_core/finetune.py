@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .config import Config
+from .fc6_steps import Fc6Steps
 from .gaussian import BayesLayer, fit_bayes_layer
 from .network import GDTNet
 
@@ -114,6 +115,7 @@ def online_step(
     fc6_out: torch.Tensor,
     n_pos: int,
     layer: BayesLayer,
+    fc6_steps: Fc6Steps | None = None,
 ) -> torch.Tensor:
     """Section 3.3 stage 2: one fc-only SGD iteration with the just-updated Gaussians fixed.
 
@@ -122,9 +124,10 @@ def online_step(
     The result equals ``torch.optim.SGD(net.fc_parameters(), lr=learning_rate)`` stepping on
     :func:`bayes_loss` (plain SGD, no momentum; ``net`` in eval mode, no dropout), but autograd
     runs from fc6's output only and fc6's weight gradient ``g^T pool5`` (rank <= the sample
-    count) is applied in place by one ``addmm_``: no recomputed fc6 forward, and no
-    9216 x 4096 gradient tensor to allocate, zero and step. Returns ``g``, the loss gradient
-    with respect to fc6's outputs, for :func:`fc6_output_shift`.
+    count) goes to ``fc6_steps`` (:class:`~gdt_core.fc6_steps.Fc6Steps`; None = written into
+    the weight at once): no recomputed fc6 forward, and no 9216 x 4096 gradient tensor to
+    allocate, zero and step. Returns ``g``, the loss gradient with respect to fc6's outputs,
+    for :func:`fc6_output_shift`.
     """
     if net.training:
         raise ValueError("online_step expects the network in eval mode (dropout off)")
@@ -134,7 +137,7 @@ def online_step(
     loss = bayes_loss(x[:n_pos], x[n_pos:], layer)
     g_hidden, *g_fc7 = torch.autograd.grad(loss, [hidden, *fc7])
     with torch.no_grad():
-        net.fc6.weight.addmm_(g_hidden.T, pool5.flatten(1), alpha=-learning_rate)
+        (fc6_steps or Fc6Steps(net.fc6.weight, 0)).add(g_hidden, pool5, learning_rate)
         net.fc6.bias.sub_(learning_rate * g_hidden.sum(0))
         for param, grad in zip(fc7, g_fc7, strict=True):
             param.sub_(learning_rate * grad)

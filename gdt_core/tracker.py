@@ -8,9 +8,11 @@ update -- forward: score the candidate set X (eq. 4), take the arg-max (eq. 5), 
           cosine similarity of x*'s features to those of the last updated frame's target is
           >= ``online.similarity_threshold``. fc6 (151 MB of weights) runs once per frame on
           the previous frame's samples and this frame's candidates together; stage 2 steps
-          from those outputs, applies fc6's low-rank weight gradient in place
-          (:func:`~gdt_core.finetune.online_step`, equal to plain SGD) and shifts the
-          candidates' fc6 outputs by its exact low-rank effect.
+          from those outputs (:func:`~gdt_core.finetune.online_step`, equal to plain SGD) and
+          shifts the candidates' fc6 outputs by its exact low-rank effect. fc6's weight steps
+          are written into the weight ``tracker.fc6_flush_rank`` sample rows at a time
+          (:class:`~gdt_core.fc6_steps.Fc6Steps`): between writes ``net.fc6.weight`` lacks
+          the pending ones, whose effect every fc6 output of the tracker includes.
 
 Ablations (Table 1): ``online.backprop=false`` ("no bp"), ``phase2.enabled=false``,
 ``network.feature=pretrained_fc7`` (the plain network's 4096-d fc7). Deterministic for
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 
 from .config import Config
+from .fc6_steps import Fc6Steps
 from .features import crop_pool5, read_pool5, region_conv5
 from .finetune import cosine_similarity, fc6_output_shift, online_step, phase2_finetune
 from .gaussian import BayesLayer, fit_bayes_layer, update_bayes_layer
@@ -148,6 +151,7 @@ class GDTTracker:
             x_pos, x_neg = self.net.fc(p_pos), self.net.fc(p_neg)
         self.layer = fit_bayes_layer(x_pos, x_neg, cfg.gaussian.variance_floor)
         self._last_updated_feature = x_pos[0].clone()  # row 0 is the given box itself
+        self._fc6_steps = Fc6Steps(self.net.fc6.weight, cfg.tracker.fc6_flush_rank)
         self._box = arr
         self._pending: _Pending | None = None
         self.online_updates = 0
@@ -176,7 +180,8 @@ class GDTTracker:
         if pending is not None:
             rows = torch.cat([pending.pool5, rows])
         with torch.no_grad():
-            hidden = self.net.fc6_out(torch.flatten(rows, 1))  # eval: fc == fc_head(fc6_out)
+            # eval: fc == fc_head(fc6_out); the stage-2 steps not yet written into fc6 added
+            hidden = self.net.fc6_out(torch.flatten(rows, 1)) + self._fc6_steps.output_shift(rows)
         if pending is not None:
             hidden = self._learn(pending, rows, hidden)[len(pending.pool5) :]
         with torch.no_grad():
@@ -220,7 +225,13 @@ class GDTTracker:
         )
         for _ in range(o.iterations_per_frame if pending.learn else 0):
             grad = online_step(
-                self.net, o.learning_rate, pending.pool5, hidden[:n], n_pos, self.layer
+                self.net,
+                o.learning_rate,
+                pending.pool5,
+                hidden[:n],
+                n_pos,
+                self.layer,
+                self._fc6_steps,
             )
             with torch.no_grad():
                 hidden = hidden + fc6_output_shift(rows, pending.pool5, grad, o.learning_rate)

@@ -263,11 +263,18 @@ class _LearnAtOnce(GDTTracker):
         return box.copy(), float(scores[best])
 
 
-def test_deferred_learning_gives_the_boxes_of_learning_at_once(cfg):
+@pytest.mark.parametrize("flush_rank", [0, 30])
+def test_deferred_learning_gives_the_boxes_of_learning_at_once(cfg, flush_rank):
     # GDTTracker learns from frame t when frame t+1 arrives (one fc6 pass for both, stage 2's
-    # effect added exactly): boxes and scores must be those of the textbook order.
+    # effect added exactly) and writes fc6's steps 0 or 30 sample rows at a time (12 a step:
+    # written after steps 3 and 6): boxes and scores must be those of the textbook order.
     every = cfg.replace(
-        {"online.score_threshold": -1e9, "online.similarity_threshold": -1, "seed": 2}
+        {
+            "online.score_threshold": -1e9,
+            "online.similarity_threshold": -1,
+            "seed": 2,
+            "tracker.fc6_flush_rank": flush_rank,
+        }
     )
     got = [GDTTracker(every), _LearnAtOnce(every)]
     for tracker in got:
