@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_patches
 	$(BIN)/python -m bench.bench_evaluate
 	$(BIN)/python -m bench.bench_pretrain
+	$(BIN)/python -m bench.bench_fc6
 	$(BIN)/python -m bench.bench_tracker
 
 clean:
