@@ -3,7 +3,7 @@
     python -m bench.bench_tracker [--otb-root ../shared/data/otb] [--max-frames N]
                                   [--paths crop,pooled] [--set key=value ...]
 
-Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB
+Trackers take turns per target. Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB
 rules, gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N
 only: tracking speed after init) and the mean init seconds, GFLOP per update (conv, linear
 and matmul FLOPs, backward included, counted by torch's FlopCounterMode in a separate
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -90,34 +91,50 @@ def update_gflop(name: str, cfg, weights, sequences, frames: int) -> float:
     return total / max(updates, 1)
 
 
-def run_tracker(name: str, cfg, weights, sequences, flop_frames: int) -> dict:
-    curves, frames, seconds, init_seconds = [], 0, 0.0, 0.0
-    for seq in sequences:
-        tracker = TimedInit(make_tracker(name, cfg, weights))
+@dataclass
+class Tally:
+    """One tracker's scores and times, summed over the targets run so far."""
+
+    name: str
+    cfg: object
+    weights: str | None
+    curves: list = field(default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0
+    init_seconds: float = 0.0
+
+    def run(self, seq) -> float:
+        """Run OPE on ``seq``, add it up and print a line; returns its updates/s."""
+        tracker = TimedInit(make_tracker(self.name, self.cfg, self.weights))
         result = run_ope(tracker, seq)
-        curves.append(score_sequence(seq.ground_truth, result.boxes))
-        frames += len(seq)
-        seconds += result.seconds
-        init_seconds += tracker.init_seconds
+        self.curves.append(score_sequence(seq.ground_truth, result.boxes))
+        self.frames += len(seq)
+        self.seconds += result.seconds
+        self.init_seconds += tracker.init_seconds
         updates = (len(seq) - 1) / max(result.seconds - tracker.init_seconds, 1e-9)
         print(
-            f"  {name:<12} {seq.name:<10} AUC {curves[-1].auc:.3f}  {result.fps:6.2f} fps"
+            f"  {self.cfg.tracker.candidate_features if self.name == 'gdt' else self.name:<7}"
+            f" {seq.name:<10} AUC {self.curves[-1].auc:.3f}  {result.fps:6.2f} fps"
             f"  {updates:6.2f} updates/s  init {tracker.init_seconds:.1f} s",
             flush=True,
         )
-    mean = mean_curves(curves)
-    update_fps = (frames - len(sequences)) / max(seconds - init_seconds, 1e-9)
-    gflop = update_gflop(name, cfg, weights, sequences, flop_frames)
-    return {
-        "auc": mean.auc,
-        "precision": mean.precision_score,
-        "fps": frames / seconds,
-        "update_fps": update_fps,
-        "init_s": init_seconds / len(sequences),
-        "frames": frames,
-        "gflop_per_update": gflop,
-        "gflops": gflop * update_fps,
-    }
+        return updates
+
+    def summary(self, sequences, flop_frames: int) -> dict:
+        mean = mean_curves(self.curves)
+        n = len(self.curves)
+        update_fps = (self.frames - n) / max(self.seconds - self.init_seconds, 1e-9)
+        gflop = update_gflop(self.name, self.cfg, self.weights, sequences, flop_frames)
+        return {
+            "auc": mean.auc,
+            "precision": mean.precision_score,
+            "fps": self.frames / self.seconds,
+            "update_fps": update_fps,
+            "init_s": self.init_seconds / n,
+            "frames": self.frames,
+            "gflop_per_update": gflop,
+            "gflops": gflop * update_fps,
+        }
 
 
 def main() -> None:
@@ -144,17 +161,22 @@ def main() -> None:
         f"{len(sequences)} targets, {sum(len(s) for s in sequences)} frames; torch threads "
         f"{torch.get_num_threads()}; dense matmul {peak:.1f} GFLOP/s; overrides {args.overrides}"
     )
-    rows = {}
-    for path in filter(None, args.paths.split(",")):
-        rows[f"gdt-{path}"] = run_tracker(
-            "gdt",
-            cfg.replace({"tracker.candidate_features": path}),
-            args.weights,
-            sequences,
-            args.flop_frames,
-        )
+    tallies = {
+        f"gdt-{path}": Tally("gdt", cfg.replace({"tracker.candidate_features": path}), args.weights)
+        for path in filter(None, args.paths.split(","))
+    }
     if args.baseline:
-        rows[args.baseline] = run_tracker(args.baseline, cfg, None, sequences, args.flop_frames)
+        tallies[args.baseline] = Tally(args.baseline, cfg, None)
+    # Trackers take turns per target, so a drift of this machine's speed during the run
+    # (seen: matmul 105 -> 176 GFLOP/s within one run) weighs on every tracker alike.
+    for seq in sequences:
+        updates = {name: tally.run(seq) for name, tally in tallies.items()}
+        if "gdt-crop" in updates and "gdt-pooled" in updates:
+            print(
+                f"  pooled / crop on {seq.name}: "
+                f"{updates['gdt-pooled'] / updates['gdt-crop']:.1f}x updates/s"
+            )
+    rows = {name: t.summary(sequences, args.flop_frames) for name, t in tallies.items()}
     peak_after = matmul_gflops()
     print(f"\ndense matmul rate: {peak:.1f} GFLOP/s before, {peak_after:.1f} after")
     print(
