@@ -3,13 +3,14 @@
     python -m bench.bench_tracker [--otb-root ../shared/data/otb] [--max-frames N]
                                   [--paths crop,pooled] [--set key=value ...]
 
-Trackers take turns per target. Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB
-rules, gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N
-only: tracking speed after init) and the mean init seconds, GFLOP per update (conv, linear
-and matmul FLOPs, backward included, counted by torch's FlopCounterMode in a separate
-untimed pass over the first --flop-frames frames) and the achieved GFLOP/s (GFLOP per
-update x updates/s) as a fraction of this machine's dense fp32 matmul rate, measured in
-the same run. The network is the seeded random initialisation unless --weights.
+Trackers take turns per target (this VM's speed drifts within a run). Prints, per
+tracker: AUC (success score) and precision@20 averaged over the targets (OTB rules,
+gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N only:
+tracking speed after init) and the mean init seconds, GFLOP per update (conv, linear and
+matmul FLOPs, backward included, counted by torch's FlopCounterMode in a separate untimed
+pass over the first --flop-frames frames) and the achieved GFLOP/s (GFLOP per update x
+updates/s) as a fraction of this machine's dense fp32 matmul rate, measured in the same run.
+The network is the seeded random initialisation unless --weights.
 """
 
 from __future__ import annotations
