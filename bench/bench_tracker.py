@@ -96,7 +96,8 @@ def update_gflop(name: str, cfg, weights, sequences, frames: int) -> float:
 class Tally:
     """One tracker's scores and times, summed over the targets run so far."""
 
-    name: str
+    label: str  # its row in the table
+    name: str  # make_tracker's name
     cfg: object
     weights: str | None
     curves: list = field(default_factory=list)
@@ -114,9 +115,8 @@ class Tally:
         self.init_seconds += tracker.init_seconds
         updates = (len(seq) - 1) / max(result.seconds - tracker.init_seconds, 1e-9)
         print(
-            f"  {self.cfg.tracker.candidate_features if self.name == 'gdt' else self.name:<7}"
-            f" {seq.name:<10} AUC {self.curves[-1].auc:.3f}  {result.fps:6.2f} fps"
-            f"  {updates:6.2f} updates/s  init {tracker.init_seconds:.1f} s",
+            f"  {self.label:<10} {seq.name:<10} AUC {self.curves[-1].auc:.3f}"
+            f"  {result.fps:6.2f} fps  {updates:6.2f} updates/s  init {tracker.init_seconds:.1f} s",
             flush=True,
         )
         return updates
@@ -162,12 +162,13 @@ def main() -> None:
         f"{len(sequences)} targets, {sum(len(s) for s in sequences)} frames; torch threads "
         f"{torch.get_num_threads()}; dense matmul {peak:.1f} GFLOP/s; overrides {args.overrides}"
     )
-    tallies = {
-        f"gdt-{path}": Tally("gdt", cfg.replace({"tracker.candidate_features": path}), args.weights)
+    runs = [
+        Tally(f"gdt-{path}", "gdt", cfg.replace({"tracker.candidate_features": path}), args.weights)
         for path in filter(None, args.paths.split(","))
-    }
+    ]
     if args.baseline:
-        tallies[args.baseline] = Tally(args.baseline, cfg, None)
+        runs.append(Tally(args.baseline, args.baseline, cfg, None))
+    tallies = {tally.label: tally for tally in runs}
     # Trackers take turns per target, so a drift of this machine's speed during the run
     # (seen: matmul 105 -> 176 GFLOP/s within one run) weighs on every tracker alike.
     for seq in sequences:
