@@ -2,14 +2,17 @@
 
     python -m bench.bench_tracker [--otb-root ../shared/data/otb] [--max-frames N]
                                   [--paths crop,pooled] [--set key=value ...]
+    python -m bench.bench_tracker --set tracker.device=cuda --baseline ''    # on a GPU
 
-Trackers take turns per target (this VM's speed drifts within a run). Prints, per
+Each tracker first runs --warmup-frames frames of the first target untimed (library and
+kernel set-up), then trackers take turns per target (this VM's speed drifts within a run).
+Prints, per
 tracker: AUC (success score) and precision@20 averaged over the targets (OTB rules,
 gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N only:
 tracking speed after init) and the mean init seconds, GFLOP per update (conv, linear and
 matmul FLOPs, backward included, counted by torch's FlopCounterMode in a separate untimed
 pass over the first --flop-frames frames) and the achieved GFLOP/s (GFLOP per update x
-updates/s) as a fraction of this machine's dense fp32 matmul rate, measured in the same run.
+updates/s) as a fraction of the device's dense fp32 matmul rate, measured in the same run.
 The network is the seeded random initialisation unless --weights.
 """
 
@@ -50,14 +53,29 @@ class FirstFrames:
         return self._seq.frame(index)
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """Dense fp32 matmul rate of this machine right now (GFLOP/s), torch's thread setting."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_gflops(device: str = "cpu", size: int = 2048, repeats: int = 5) -> float:
+    """Dense fp32 matmul rate of ``device`` right now (GFLOP/s; torch's thread setting on the
+    CPU, torch's default TF32 setting -- off for matmuls -- on CUDA)."""
+    a, b = (torch.randn(size, size, device=device) for _ in range(2))
+    repeats *= 20 if a.is_cuda else 1
     a @ b
+    _sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    _sync(device)
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def _device_name(device: str) -> str:
+    if torch.device(device).type == "cuda":
+        return f"GPU {torch.cuda.get_device_name(device)}"
+    return "CPU"
+
+
+def _sync(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 class TimedInit:
@@ -150,6 +168,9 @@ def main() -> None:
         "--flop-frames", type=int, default=6, help="frames per target in the FLOP count"
     )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument(
+        "--warmup-frames", type=int, default=10, help="untimed frames of the first target"
+    )
     args = parser.parse_args()
 
     cfg = load_config(overrides=[*args.overrides])
@@ -157,10 +178,13 @@ def main() -> None:
         FirstFrames(load_sequence(args.otb_root, name), args.max_frames)
         for name in args.targets.split(",")
     ]
-    peak = matmul_gflops()
+    warmup = FirstFrames(sequences[0], args.warmup_frames)
+    device = cfg.tracker.device
+    peak = matmul_gflops(device)
     print(
-        f"{len(sequences)} targets, {sum(len(s) for s in sequences)} frames; torch threads "
-        f"{torch.get_num_threads()}; dense matmul {peak:.1f} GFLOP/s; overrides {args.overrides}"
+        f"{len(sequences)} targets, {sum(len(s) for s in sequences)} frames; {_device_name(device)}"
+        f"; torch threads {torch.get_num_threads()}; dense fp32 matmul {peak:.1f} GFLOP/s; "
+        f"overrides {args.overrides}"
     )
     runs = [
         Tally(f"gdt-{path}", "gdt", cfg.replace({"tracker.candidate_features": path}), args.weights)
@@ -169,6 +193,8 @@ def main() -> None:
     if args.baseline:
         runs.append(Tally(args.baseline, args.baseline, cfg, None))
     tallies = {tally.label: tally for tally in runs}
+    for tally in tallies.values():  # untimed: lazy library and kernel set-up stays out
+        run_ope(make_tracker(tally.name, tally.cfg, tally.weights), warmup)
     # Trackers take turns per target, so a drift of this machine's speed during the run
     # (seen: matmul 105 -> 176 GFLOP/s within one run) weighs on every tracker alike.
     for seq in sequences:
@@ -179,7 +205,7 @@ def main() -> None:
                 f"{updates['gdt-pooled'] / updates['gdt-crop']:.1f}x updates/s"
             )
     rows = {name: t.summary(sequences, args.flop_frames) for name, t in tallies.items()}
-    peak_after = matmul_gflops()
+    peak_after = matmul_gflops(device)
     print(f"\ndense matmul rate: {peak:.1f} GFLOP/s before, {peak_after:.1f} after")
     print(
         f"{'tracker':<12} {'frames':>6} {'AUC':>6} {'prec@20':>8} {'fps':>7} {'upd fps':>7} "

@@ -11,19 +11,27 @@ import numpy as np
 
 from .images import ensure_bgr
 
-_FACTORIES = {
-    "csrt": cv2.TrackerCSRT.create,
-    "kcf": cv2.TrackerKCF.create,
-    "mil": cv2.TrackerMIL.create,
-}
-BASELINES = tuple(_FACTORIES)
+# Looked up when a tracker is made, not at import: CSRT and KCF live in opencv-contrib, and
+# an OpenCV build without them (e.g. plain opencv-python-headless) must still run GDT.
+_CLASSES = {"csrt": "TrackerCSRT", "kcf": "TrackerKCF", "mil": "TrackerMIL"}
+BASELINES = tuple(_CLASSES)
+
+
+def _create(name: str):
+    cls = getattr(cv2, _CLASSES[name], None)
+    if cls is None:
+        raise RuntimeError(
+            f"OpenCV tracker '{name}' needs cv2.{_CLASSES[name]}, which this OpenCV "
+            f"({cv2.__version__}) lacks: install opencv-contrib-python-headless"
+        )
+    return cls.create()
 
 
 class OpenCVTracker:
     """One OpenCV tracker; ``update`` returns the last box and score 0 when OpenCV loses it."""
 
     def __init__(self, name: str) -> None:
-        if name not in _FACTORIES:
+        if name not in _CLASSES:
             raise ValueError(f"unknown OpenCV tracker '{name}' (choose from {list(BASELINES)})")
         self.name = name
         self._tracker = None
@@ -33,7 +41,7 @@ class OpenCVTracker:
         x, y, w, h = (float(v) for v in box)
         if not (np.isfinite([x, y, w, h]).all() and w >= 2 and h >= 2):
             raise ValueError(f"initial box {tuple(box)} must be finite and at least 2x2 pixels")
-        self._tracker = _FACTORIES[self.name]()
+        self._tracker = _create(self.name)
         self._tracker.init(ensure_bgr(image), tuple(int(round(v)) for v in (x, y, w, h)))
         self._box = np.array([x, y, w, h])
 

@@ -34,30 +34,40 @@ def conv5_size(input_size: int) -> int:
     return ((c1 - 3) // 2 + 1 - 3) // 2 + 1
 
 
-def _resample(frame: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+def _grid(gx: np.ndarray, gy: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """``grid_sample``'s ``(N, Ho, Wo, 2)`` grid from per-row normalised coordinates ``gx``
+    ``(N, Wo)`` and ``gy`` ``(N, Ho)``, built on the host and sent to ``like``'s device in one
+    copy (box geometry stays in numpy: on a GPU each small tensor operation costs more host
+    time than its arithmetic)."""
+    n, ho, wo = len(gx), gy.shape[1], gx.shape[1]
+    grid = np.empty((n, ho, wo, 2), dtype=np.float32)
+    grid[..., 0] = gx[:, None, :]
+    grid[..., 1] = gy[:, :, None]
+    return torch.from_numpy(grid).to(device=like.device, dtype=like.dtype)
+
+
+def _resample(frame: torch.Tensor, xs: np.ndarray, ys: np.ndarray) -> torch.Tensor:
     """Bilinear samples of ``frame`` (1, C, H, W) at pixel-centre grids ``xs`` (N, Wo),
     ``ys`` (N, Ho) in continuous pixel coordinates -> (N, C, Ho, Wo)."""
     h, w = frame.shape[-2:]
-    gx = (2 * xs / w - 1)[:, None, :].expand(-1, ys.shape[1], -1)
-    gy = (2 * ys / h - 1)[:, :, None].expand(-1, -1, xs.shape[1])
-    grid = torch.stack([gx, gy], dim=-1)
+    grid = _grid(2 * xs / w - 1, 2 * ys / h - 1, frame)
     src = frame.expand(len(grid), -1, -1, -1)
     return F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def _pixel_grid(start: torch.Tensor, length: torch.Tensor, n: int) -> torch.Tensor:
+def _pixel_grid(start: np.ndarray, length: np.ndarray, n: int) -> np.ndarray:
     """Centres of ``n`` equal cells covering ``[start, start + length]`` for each row."""
-    steps = (torch.arange(n, dtype=start.dtype, device=start.device) + 0.5) / n
-    return start[:, None] + length[:, None] * steps
+    return start[:, None] + length[:, None] * ((np.arange(n) + 0.5) / n)
 
 
 def crop_pool5(
     net: GDTNet, frame: torch.Tensor, boxes: np.ndarray, input_size: int
 ) -> torch.Tensor:
     """The paper's path: crop each box, resize to ``input_size``^2, conv1-pool5."""
-    b = torch.as_tensor(boxes, dtype=frame.dtype, device=frame.device)
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     out = []
-    for part in torch.split(b, CROP_CHUNK):
+    for first in range(0, len(b), CROP_CHUNK):
+        part = b[first : first + CROP_CHUNK]
         xs = _pixel_grid(part[:, 0], part[:, 2], input_size)
         ys = _pixel_grid(part[:, 1], part[:, 3], input_size)
         out.append(net.pool5(net.conv5(_resample(frame, xs, ys))))
@@ -96,9 +106,8 @@ def region_conv5(
     sx, sy = target_size / ref_size[0], target_size / ref_size[1]
     wr = max(math.ceil((x1 - x0) * sx), target_size)
     hr = max(math.ceil((y1 - y0) * sy), target_size)
-    dt = dict(dtype=frame.dtype, device=frame.device)
-    xs = x0 + (torch.arange(wr, **dt)[None] + 0.5) / sx
-    ys = y0 + (torch.arange(hr, **dt)[None] + 0.5) / sy
+    xs = x0 + (np.arange(wr)[None] + 0.5) / sx
+    ys = y0 + (np.arange(hr)[None] + 0.5) / sy
     conv5 = net.conv5(_resample(frame, xs, ys))
     up = max(1, round(input_size / target_size))
     if up > 1:
@@ -115,23 +124,18 @@ def read_pool5(net: GDTNet, cmap: Conv5Map, boxes: np.ndarray, input_size: int) 
     the centres of the crop's pooling windows (clamped at the map's edge: boxes should lie
     inside the region), then pool5's average to 6 x 6 as on the crop path."""
     pooled, up = cmap.pooled, cmap.upsample
-    dt = dict(dtype=pooled.dtype, device=pooled.device)
     pool = net.features[12]
     hp, wp = pooled.shape[-2:]
     p = (conv5_size(input_size) - pool.kernel_size) // pool.stride + 1  # 7 pooled cells
     # pooled cell i is centred on the crop's conv5 cell  stride * i + kernel // 2
-    centres = CONV5_OFFSET + CONV5_STRIDE * (
-        pool.stride * torch.arange(p, **dt) + pool.kernel_size // 2
-    )
-    bt = torch.as_tensor(np.asarray(boxes, dtype=np.float64), **dt)
+    centres = CONV5_OFFSET + CONV5_STRIDE * (pool.stride * np.arange(p) + pool.kernel_size // 2)
+    bt = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     # crop pixel u of a box -> region pixel (x - x0) * sx + u * (w * sx / input_size)
     px = ((bt[:, 0] - cmap.x0) * cmap.sx)[:, None] + centres * (bt[:, 2:3] * cmap.sx / input_size)
     py = ((bt[:, 1] - cmap.y0) * cmap.sy)[:, None] + centres * (bt[:, 3:4] * cmap.sy / input_size)
     jx = (px - CONV5_OFFSET) / CONV5_STRIDE * up  # index into ``pooled``, fractional
     jy = (py - CONV5_OFFSET) / CONV5_STRIDE * up
-    gx = (2 * jx / max(wp - 1, 1) - 1)[:, None, :].expand(-1, p, -1)
-    gy = (2 * jy / max(hp - 1, 1) - 1)[:, :, None].expand(-1, -1, p)
-    grid = torch.stack([gx, gy], dim=-1)
+    grid = _grid(2 * jx / max(wp - 1, 1) - 1, 2 * jy / max(hp - 1, 1) - 1, pooled)
     rois = F.grid_sample(
         pooled.expand(len(bt), -1, -1, -1), grid, "bilinear", "border", align_corners=True
     )

@@ -61,11 +61,13 @@ def phase2_finetune(
 
     The inputs of fc6 are the same M samples S (``M x 9216``) in every iteration, so fc6's
     weight gradient ``g^T S_batch`` -- and with it every SGD and momentum step -- lies in the
-    row space of S: fc6's weight stays ``W0 + A S``. We keep the ``4096 x M`` matrix A, with
-    ``S W0^T`` and the Gram matrix ``S S^T`` computed once, so an iteration's fc6 outputs
-    ``S_b W0^T + (S_b S^T) A^T + b`` cost ~0.1 GFLOP instead of a pass over fc6's 151 MB
-    weight; W is written once at the end. The steps equal ``torch.optim.SGD`` on
-    ``net.fc_parameters()`` (tests/test_gaussian.py, float64). ``net`` in eval mode.
+    row space of S: fc6's weight stays ``W0 + A S``. We keep the ``4096 x M`` matrix A (as
+    its transpose), with ``S W0^T`` and the Gram matrix ``S S^T`` computed once, so an
+    iteration's fc6 outputs ``S_b W0^T + (S_b S^T) A^T + b`` cost ~0.1 GFLOP instead of a pass
+    over fc6's 151 MB weight; W is written once at the end. The steps equal
+    ``torch.optim.SGD`` with momentum on ``net.fc_parameters()`` (tests/test_gaussian.py,
+    float64), taken with multi-tensor ops: a GPU's time here is per-operation host overhead.
+    ``net`` in eval mode.
     """
     if net.training:
         raise ValueError("phase2_finetune expects the network in eval mode (dropout off)")
@@ -74,16 +76,16 @@ def phase2_finetune(
     with torch.no_grad():
         base = samples @ net.fc6.weight.T  # S W0^T
         gram = samples @ samples.T  # S S^T
-    coef = torch.zeros_like(base.T)  # A
-    velocity = torch.zeros_like(coef)  # momentum buffer of W, as B S
+    coef = torch.zeros_like(base)  # A^T, M x 4096 (rows of S indexed along dim 0)
     head = [net.fc6.bias, *net.fc7.parameters()]
-    opt = torch.optim.SGD(head, lr=p2.learning_rate, momentum=p2.momentum)
+    params = [coef, *head]
+    velocity = [torch.zeros_like(p) for p in params]  # momentum buffers (W's as B S)
     layer, margin, n_pos = None, float("nan"), len(pool5_pos)
     iterations = p2.max_iterations
     for it in range(p2.max_iterations):
         ip, ineg = _batch(rng, n_pos, len(pool5_neg), p2.batch_size)
         rows = torch.as_tensor(np.concatenate([ip, n_pos + ineg]), device=base.device)
-        hidden = torch.addmm(base[rows], gram[rows], coef.T).requires_grad_(True)
+        hidden = torch.addmm(base[rows], gram[rows], coef).requires_grad_(True)
         x = net.fc_head(hidden + net.fc6.bias)
         x_pos, x_neg = x[: len(ip)], x[len(ip) :]
         if layer is not None:
@@ -93,18 +95,14 @@ def phase2_finetune(
                 iterations = it
                 break
         layer = fit_bayes_layer(x_pos.detach(), x_neg.detach(), floor)
-        grads = torch.autograd.grad(bayes_loss(x_pos, x_neg, layer), [hidden, *head])
-        for param, grad in zip(head, grads[1:], strict=True):
-            param.grad = grad
-        opt.step()
-        with torch.no_grad():  # the same momentum step for W, in the coordinates A
-            velocity.mul_(p2.momentum)
-            velocity[:, rows] += grads[0].T
-            coef.sub_(p2.learning_rate * velocity)
+        g_hidden, *g_head = torch.autograd.grad(bayes_loss(x_pos, x_neg, layer), [hidden, *head])
+        with torch.no_grad():  # torch.optim.SGD's momentum rule: v = m v + grad, p -= lr v
+            torch._foreach_mul_(velocity, p2.momentum)
+            velocity[0].index_add_(0, rows, g_hidden)  # W's gradient g^T S_rows, in A^T
+            torch._foreach_add_(velocity[1:], g_head)
+            torch._foreach_add_(params, velocity, alpha=-p2.learning_rate)
     with torch.no_grad():
-        net.fc6.weight.addmm_(coef, samples)
-    for param in head:
-        param.grad = None
+        net.fc6.weight.addmm_(coef.T, samples)
     return Phase2Result(iterations, margin)
 
 
@@ -138,9 +136,7 @@ def online_step(
     g_hidden, *g_fc7 = torch.autograd.grad(loss, [hidden, *fc7])
     with torch.no_grad():
         (fc6_steps or Fc6Steps(net.fc6.weight, 0)).add(g_hidden, pool5, learning_rate)
-        net.fc6.bias.sub_(learning_rate * g_hidden.sum(0))
-        for param, grad in zip(fc7, g_fc7, strict=True):
-            param.sub_(learning_rate * grad)
+        torch._foreach_add_([net.fc6.bias, *fc7], [g_hidden.sum(0), *g_fc7], alpha=-learning_rate)
     return g_hidden
 
 
@@ -151,4 +147,4 @@ def fc6_output_shift(
     update ``W -= lr g^T P``, ``b -= lr sum(g)`` with ``P`` = ``step_pool5`` and ``g`` =
     ``grad``: ``-lr ((rows P^T) g + sum(g))``, exact, for ~1/100 of a new fc6 pass."""
     overlap = rows.flatten(1) @ step_pool5.flatten(1).T
-    return torch.addmm(grad.sum(0), overlap, grad).mul_(-learning_rate)
+    return torch.addmm(grad.sum(0), overlap, grad, beta=-learning_rate, alpha=-learning_rate)

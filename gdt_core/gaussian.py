@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -23,6 +24,10 @@ class DiagonalGaussian:
     mean: torch.Tensor  # (D,)
     var: torch.Tensor  # (D,)
 
+    @property
+    def requires_grad(self) -> bool:
+        return self.mean.requires_grad or self.var.requires_grad
+
     def detach(self) -> DiagonalGaussian:
         return DiagonalGaussian(self.mean.detach(), self.var.detach())
 
@@ -31,9 +36,8 @@ def fit_gaussian(x: torch.Tensor, variance_floor: float) -> DiagonalGaussian:
     """Maximum-likelihood estimate from samples ``(M, D)``: mean and biased variance, floored."""
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"need a (M, D) batch of at least one sample, got {tuple(x.shape)}")
-    mean = x.mean(dim=0)
-    var = ((x - mean) ** 2).mean(dim=0)
-    return DiagonalGaussian(mean, var.clamp_min(variance_floor))
+    var, mean = torch.var_mean(x, dim=0, correction=0)
+    return DiagonalGaussian(mean, var.clamp_min_(variance_floor))
 
 
 def log_density(x: torch.Tensor, g: DiagonalGaussian) -> torch.Tensor:
@@ -49,10 +53,30 @@ class BayesLayer:
     neg: DiagonalGaussian
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """Eq. 4 for each row of ``x``."""
-        return log_density(x, self.pos) - log_density(x, self.neg)
+        """Eq. 4 for each row of ``x`` ``(M, D)``: ``log_density(x, pos) - log_density(x,
+        neg)`` computed as the quadratic ``sum_i (a_i x_i^2 + b_i x_i) + c`` of
+        :attr:`quadratic` (three operations per call instead of ~16: on a GPU the tracker's
+        time is the host's per-operation overhead)."""
+        a, b, c = self.quadratic
+        return torch.addmv(torch.addmv(c, x * x, a), x, b)
+
+    @cached_property
+    def quadratic(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Eq. 4 expanded per attribute (the 2 pi terms of eq. 3 cancel):
+        ``a = (1/var_neg - 1/var_pos) / 2``, ``b = mu_pos/var_pos - mu_neg/var_neg``,
+        ``c = sum(log(var_neg/var_pos) + mu_neg^2/var_neg - mu_pos^2/var_pos) / 2``."""
+        inv_pos, inv_neg = self.pos.var.reciprocal(), self.neg.var.reciprocal()
+        a = (inv_neg - inv_pos) * 0.5
+        b = self.pos.mean * inv_pos - self.neg.mean * inv_neg
+        c = torch.log(self.neg.var / self.pos.var)
+        c = c + self.neg.mean**2 * inv_neg - self.pos.mean**2 * inv_pos
+        return a, b, c.sum() * 0.5
 
     def detach(self) -> BayesLayer:
+        """The same Gaussians cut from autograd (``self`` when nothing requires grad, so its
+        cached :attr:`quadratic` is kept)."""
+        if not (self.pos.requires_grad or self.neg.requires_grad):
+            return self
         return BayesLayer(self.pos.detach(), self.neg.detach())
 
 
@@ -76,13 +100,14 @@ def update_gaussian(
     """
     if eq7_form not in EQ7_FORMS:
         raise ValueError(f"eq7_form must be one of {list(EQ7_FORMS)}, got {eq7_form!r}")
-    mean = gamma * old.mean + (1 - gamma) * new.mean  # eq. 6
+    mean = torch.lerp(new.mean, old.mean, gamma)  # eq. 6: gamma mu + (1 - gamma) mu*
     if eq7_form == "printed":
-        cross = (old.var.sqrt() - new.var.sqrt()) ** 2
+        diff = old.var.sqrt() - new.var.sqrt()
     else:
-        cross = (old.mean - new.mean) ** 2
-    var = gamma * old.var + (1 - gamma) * new.var + gamma * (1 - gamma) * cross  # eq. 7
-    return DiagonalGaussian(mean, var.clamp_min(variance_floor))
+        diff = old.mean - new.mean
+    # eq. 7: gamma sigma^2 + (1 - gamma) sigma*^2 + gamma (1 - gamma) diff^2
+    var = torch.lerp(new.var, old.var, gamma).addcmul_(diff, diff, value=gamma * (1 - gamma))
+    return DiagonalGaussian(mean, var.clamp_min_(variance_floor))
 
 
 def update_bayes_layer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +33,18 @@ def frame_tensor(
     import torch  # here, so the OpenCV baselines (which share ensure_bgr) never import torch
 
     rgb = np.ascontiguousarray(ensure_bgr(image)[:, :, ::-1])
-    t = torch.from_numpy(rgb).to(device).permute(2, 0, 1).float().div_(255.0)
-    m = torch.tensor(mean, device=device).view(3, 1, 1)
-    s = torch.tensor(std, device=device).view(3, 1, 1)
-    return ((t - m) / s).unsqueeze(0)
+    t = torch.from_numpy(rgb).to(device).permute(2, 0, 1)
+    shift, scale = _normalisation(tuple(mean), tuple(std), device)
+    return torch.addcmul(shift, t.float(), scale).unsqueeze(0)
+
+
+@lru_cache(maxsize=8)
+def _normalisation(
+    mean: tuple[float, ...], std: tuple[float, ...], device: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(pixel / 255 - mean) / std`` as ``shift + pixel * scale``: per-channel ``(3, 1, 1)``
+    tensors made once per device (not sent to a GPU with every frame)."""
+    import torch
+
+    m, s = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
+    return (-m / s).to(device), (1 / (255.0 * s)).to(device)

@@ -56,6 +56,17 @@ def test_eq4_score_by_hand():
     assert float(s[1]) > 0  # the positive mean itself scores positive
 
 
+def test_eq4_quadratic_form_equals_the_difference_of_eq3_log_densities():
+    gen = torch.Generator().manual_seed(3)
+    pos, neg = (
+        DiagonalGaussian(torch.randn(50, generator=gen, dtype=torch.float64) * 3, v)
+        for v in (torch.rand(50, generator=gen, dtype=torch.float64) + 0.01 for _ in range(2))
+    )
+    x = torch.randn(20, 50, generator=gen, dtype=torch.float64) * 4
+    direct = log_density(x, pos) - log_density(x, neg)
+    torch.testing.assert_close(BayesLayer(pos, neg).score(x), direct, rtol=1e-12, atol=1e-9)
+
+
 def test_500_dims_far_from_both_means_do_not_underflow():
     d = 500
     pos = DiagonalGaussian(torch.zeros(d), torch.full((d,), 0.01))

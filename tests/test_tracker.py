@@ -219,6 +219,15 @@ def test_opencv_baselines_follow_the_object(cfg, moving_sequence, name):
     assert score_sequence(moving_sequence.ground_truth, result.boxes).precision_score >= 0.5
 
 
+def test_opencv_baseline_without_contrib_names_the_missing_package(cfg, monkeypatch):
+    import cv2
+
+    monkeypatch.delattr(cv2, "TrackerCSRT")
+    tracker = make_tracker("csrt", cfg)  # making it needs no contrib ...
+    with pytest.raises(RuntimeError, match="TrackerCSRT.*opencv-contrib-python-headless"):
+        tracker.init(np.zeros((32, 32, 3), np.uint8), (4, 4, 8, 8))  # ... running it does
+
+
 class _LearnAtOnce(GDTTracker):
     """GDT as section 3.3 reads: stage 1 and stage 2 at the end of each frame, every fc6
     output recomputed from the weights -- the reference for GDTTracker's deferred order."""
