@@ -36,14 +36,14 @@ def conv5_size(input_size: int) -> int:
 
 def _grid(gx: np.ndarray, gy: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     """``grid_sample``'s ``(N, Ho, Wo, 2)`` grid from per-row normalised coordinates ``gx``
-    ``(N, Wo)`` and ``gy`` ``(N, Ho)``, built on the host and sent to ``like``'s device in one
-    copy (box geometry stays in numpy: on a GPU each small tensor operation costs more host
-    time than its arithmetic)."""
-    n, ho, wo = len(gx), gy.shape[1], gx.shape[1]
-    grid = np.empty((n, ho, wo, 2), dtype=np.float32)
-    grid[..., 0] = gx[:, None, :]
-    grid[..., 1] = gy[:, :, None]
-    return torch.from_numpy(grid).to(device=like.device, dtype=like.dtype)
+    ``(N, Wo)`` and ``gy`` ``(N, Ho)``: both sent to ``like``'s device in one copy, then
+    spread there (box geometry stays in numpy: on a GPU each small tensor operation costs
+    more host time than its arithmetic)."""
+    wo, ho = gx.shape[1], gy.shape[1]
+    both = torch.from_numpy(np.concatenate([gx, gy], axis=1))
+    both = both.to(device=like.device, dtype=like.dtype)
+    gxt, gyt = both[:, None, :wo].expand(-1, ho, -1), both[:, wo:, None].expand(-1, -1, wo)
+    return torch.stack([gxt, gyt], dim=-1)
 
 
 def _resample(frame: torch.Tensor, xs: np.ndarray, ys: np.ndarray) -> torch.Tensor:

@@ -32,8 +32,8 @@ def frame_tensor(
     """Normalised RGB float tensor ``(1, 3, H, W)`` (0 = the mean colour, section 3.1 input)."""
     import torch  # here, so the OpenCV baselines (which share ensure_bgr) never import torch
 
-    rgb = np.ascontiguousarray(ensure_bgr(image)[:, :, ::-1])
-    t = torch.from_numpy(rgb).to(device).permute(2, 0, 1)
+    bgr = torch.from_numpy(ensure_bgr(image)).to(device)  # reordered there: no host copy
+    t = bgr.permute(2, 0, 1).flip(0)
     shift, scale = _normalisation(tuple(mean), tuple(std), device)
     return torch.addcmul(shift, t.float(), scale).unsqueeze(0)
 

@@ -46,3 +46,13 @@ def test_frames_of_any_channel_layout_become_bgr():
         ensure_bgr(np.zeros((3, 4), np.float32))
     with pytest.raises(ValueError, match="frames must be"):
         ensure_bgr(np.zeros((3, 4, 2), np.uint8))
+
+
+def test_frame_tensor_is_rgb_normalised_by_mean_and_std():
+    bgra = np.zeros((2, 3, 4), np.uint8)
+    bgra[0, 1] = (255, 51, 0, 7)  # blue 1.0, green 0.2, red 0.0, alpha ignored
+    t = frame_tensor(bgra, (0.5, 0.2, 0.1), (0.5, 0.25, 2.0))
+    assert t.shape == (1, 3, 2, 3)
+    # channels in RGB order: (red - 0.5) / 0.5, (green - 0.2) / 0.25, (blue - 0.1) / 2
+    torch.testing.assert_close(t[0, :, 0, 1], torch.tensor([-1.0, 0.0, 0.45]))
+    torch.testing.assert_close(t[0, :, 1, 2], torch.tensor([-1.0, -0.8, -0.05]))
