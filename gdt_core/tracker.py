@@ -54,6 +54,11 @@ class GDTTracker:
         if config.tracker.torch_threads > 0:
             torch.set_num_threads(config.tracker.torch_threads)
         self.device = torch.device(config.tracker.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                "tracker.device=cuda, but torch sees no CUDA GPU here (a CPU build of torch, "
+                "or a Ray actor/trial given no GPU: ray.actor_num_gpus / --trial-gpus)"
+            )
         net = build_network(config.network, config.seed)
         if weights is not None:
             load_pretrained(weights, net)

@@ -228,6 +228,12 @@ def test_opencv_baseline_without_contrib_names_the_missing_package(cfg, monkeypa
         tracker.init(np.zeros((32, 32, 3), np.uint8), (4, 4, 8, 8))  # ... running it does
 
 
+def test_cuda_without_a_gpu_is_a_clear_error(cfg, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="tracker.device=cuda.*no CUDA GPU"):
+        GDTTracker(cfg.replace({"tracker.device": "cuda"}))
+
+
 class _LearnAtOnce(GDTTracker):
     """GDT as section 3.3 reads: stage 1 and stage 2 at the end of each frame, every fc6
     output recomputed from the weights -- the reference for GDTTracker's deferred order."""
