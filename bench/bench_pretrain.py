@@ -1,10 +1,11 @@
-"""Phase-1 training throughput on this machine's CPU (issue 4).
+"""Phase-1 training throughput on this machine's CPU or a GPU (issue 4).
 
-``python -m bench.bench_pretrain [--batch 32] [--steps 3] [--threads 1 2]`` builds a small
-patch set from synthetic DET data (in-process), then times SGD steps of the objectness model
-(:mod:`gdt_core.objectness`, all layers, the config's network: 256 px input, fc6 4096, fc7
-500) after one warm-up step, for each torch thread count: patches/s of a whole step and the
-share of it spent decoding + normalising patches. This is the per-worker compute of
+``python -m bench.bench_pretrain [--batch 32] [--steps 3] [--threads 1 2] [--device cuda]``
+builds a small patch set from synthetic DET data (in-process), then times SGD steps of the
+objectness model (:mod:`gdt_core.objectness`, all layers, the config's network: 256 px input,
+fc6 4096, fc7 500) after one warm-up step, for each torch thread count: patches/s of a whole
+step and the share of it spent decoding + normalising patches (on the host, as in
+``gdt-flow pretrain``). This is the per-worker compute of
 ``gdt-flow pretrain``; Ray Train adds DDP all-reduce and start-up on top.
 """
 
@@ -32,6 +33,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--device", default="cpu", help="where the SGD steps run (cpu, cuda)")
     args = ap.parse_args()
     cfg = load_config()
     net_cfg, p1 = cfg.network, cfg.phase1
@@ -46,24 +48,25 @@ def main() -> None:
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
-        model = ObjectnessNet(build_network(net_cfg, 0)).train()
+        model = ObjectnessNet(build_network(net_cfg, 0)).to(args.device).train()
         opt = torch.optim.SGD(model.parameters(), lr=p1.learning_rate, momentum=p1.momentum)
         rng = np.random.default_rng(0)
         data_s = step_s = 0.0
         for i in range(args.steps + 1):
             t0 = time.perf_counter()
-            images, labels = pool.batch(rng, args.batch, net_cfg.mean, net_cfg.std)
+            images, labels = pool.batch(rng, args.batch, net_cfg.mean, net_cfg.std, args.device)
             t1 = time.perf_counter()
-            loss, _ = objectness_step(model, images, labels)
+            loss, _ = objectness_step(model, images, labels)  # its accuracy count syncs
             opt.zero_grad()
             loss.backward()
             opt.step()
+            float(loss.detach())  # waits for a GPU's step
             t2 = time.perf_counter()
             if i:  # step 0 is the warm-up
                 data_s, step_s = data_s + t1 - t0, step_s + t2 - t0
         rows.append((threads, args.batch * args.steps / step_s, data_s / step_s))
     print(
-        f"objectness SGD on CPU: input {net_cfg.input_size}px, fc6 {net_cfg.fc6_dim}, "
+        f"objectness SGD on {args.device}: input {net_cfg.input_size}px, fc6 {net_cfg.fc6_dim}, "
         f"fc7 {net_cfg.fc7_dim}, batch {args.batch}, {args.steps} timed steps"
     )
     print(f"{'threads':>7} {'patches/s':>10} {'data share':>11}")
@@ -72,7 +75,7 @@ def main() -> None:
     best = max(r[1] for r in rows)
     print(
         f"paper schedule (100k iterations x batch {p1.batch_size}) at {best:.1f} patches/s: "
-        f"{100_000 * p1.batch_size / best / 86400:.0f} days on this CPU"
+        f"{100_000 * p1.batch_size / best / 86400:.1f} days on this {args.device}"
     )
 
 

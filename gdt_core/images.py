@@ -30,12 +30,19 @@ def frame_tensor(
     image: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str = "cpu"
 ) -> torch.Tensor:
     """Normalised RGB float tensor ``(1, 3, H, W)`` (0 = the mean colour, section 3.1 input)."""
+    return batch_tensor(ensure_bgr(image)[None], mean, std, device)
+
+
+def batch_tensor(
+    bgr: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str = "cpu"
+) -> torch.Tensor:
+    """:func:`frame_tensor` of a ``(B, H, W, 3)`` uint8 BGR stack -> ``(B, 3, H, W)``: sent
+    as uint8, reordered and normalised on ``device`` (no float copy made on the host)."""
     import torch  # here, so the OpenCV baselines (which share ensure_bgr) never import torch
 
-    bgr = torch.from_numpy(ensure_bgr(image)).to(device)  # reordered there: no host copy
-    t = bgr.permute(2, 0, 1).flip(0)
-    shift, scale = _normalisation(tuple(mean), tuple(std), device)
-    return torch.addcmul(shift, t.float(), scale).unsqueeze(0)
+    t = torch.from_numpy(bgr).to(device).permute(0, 3, 1, 2).flip(1)
+    shift, scale = _normalisation(tuple(mean), tuple(std), str(device))
+    return torch.addcmul(shift, t.float(), scale)
 
 
 @lru_cache(maxsize=8)

@@ -8,7 +8,8 @@ phase 1 and is dropped afterwards: the tracker keeps the GDTNet (conv1-fc7) weig
 which phase 2 and eqs. 1-7 build.
 
 :class:`PatchPool` streams the patch shards of :mod:`gdt_core.patches` into batches with the
-tracker's own input normalisation (:func:`gdt_core.images.frame_tensor`).
+tracker's own input normalisation (:func:`gdt_core.images.batch_tensor`, done on the training
+device).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .images import frame_tensor
+from .images import batch_tensor
 from .network import GDTNet
 from .patches import decode_patch, load_shard, read_manifest
 
@@ -87,5 +88,6 @@ class PatchPool:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A random batch (without replacement within the batch) as (images, labels)."""
         idx = rng.choice(len(self), size=min(size, len(self)), replace=False)
-        images = torch.cat([frame_tensor(decode_patch(self.blobs[i]), mean, std) for i in idx])
-        return images.to(device), torch.from_numpy(self.labels[idx]).to(device)
+        patches = np.stack([decode_patch(self.blobs[i]) for i in idx])
+        images = batch_tensor(patches, mean, std, str(device))
+        return images, torch.from_numpy(self.labels[idx]).to(device)

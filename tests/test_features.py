@@ -8,7 +8,7 @@ import torch
 
 from gdt_core.config import load_config
 from gdt_core.features import conv5_size, crop_pool5, read_pool5, region_conv5
-from gdt_core.images import ensure_bgr, frame_tensor
+from gdt_core.images import batch_tensor, ensure_bgr, frame_tensor
 from gdt_core.network import build_network
 
 
@@ -56,3 +56,11 @@ def test_frame_tensor_is_rgb_normalised_by_mean_and_std():
     # channels in RGB order: (red - 0.5) / 0.5, (green - 0.2) / 0.25, (blue - 0.1) / 2
     torch.testing.assert_close(t[0, :, 0, 1], torch.tensor([-1.0, 0.0, 0.45]))
     torch.testing.assert_close(t[0, :, 1, 2], torch.tensor([-1.0, -0.8, -0.05]))
+
+
+def test_batch_tensor_is_frame_tensor_of_each_image():
+    stack = np.random.default_rng(0).integers(0, 256, (3, 5, 4, 3), dtype=np.uint8)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    each = torch.cat([frame_tensor(image, mean, std) for image in stack])
+    torch.testing.assert_close(batch_tensor(stack, mean, std), each, rtol=0, atol=0)
+    assert not torch.equal(each[0], each[1])  # distinct images, not one repeated
