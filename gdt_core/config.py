@@ -101,6 +101,7 @@ class Phase1Config:
     jpeg_quality: int = _f(**_range(1, 100))
     log_every: int = _f(**_range(1))
     checkpoint_every: int = _f(**_range(1))
+    decode_threads: int = _f(**_range(1))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ device).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +58,14 @@ class PatchPool:
     """The encoded patches one training worker samples from.
 
     Worker ``rank`` of ``world`` keeps the patches whose global index (shard order, then
-    position in the shard) is ``rank`` modulo ``world``: disjoint, together complete.
+    position in the shard) is ``rank`` modulo ``world``: disjoint, together complete. A batch's
+    JPEGs are decoded by ``decode_threads`` threads (OpenCV releases the GIL while decoding).
     """
 
-    def __init__(self, patch_dir: str | Path, rank: int = 0, world: int = 1) -> None:
+    def __init__(
+        self, patch_dir: str | Path, rank: int = 0, world: int = 1, decode_threads: int = 1
+    ) -> None:
+        self._decoder = ThreadPoolExecutor(decode_threads) if decode_threads > 1 else None
         manifest = read_manifest(patch_dir)
         self.blobs: list[bytes] = []
         labels: list[np.ndarray] = []
@@ -88,6 +93,8 @@ class PatchPool:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A random batch (without replacement within the batch) as (images, labels)."""
         idx = rng.choice(len(self), size=min(size, len(self)), replace=False)
-        patches = np.stack([decode_patch(self.blobs[i]) for i in idx])
+        blobs = [self.blobs[i] for i in idx]
+        decode = self._decoder.map if self._decoder is not None else map
+        patches = np.stack(list(decode(decode_patch, blobs)))
         images = batch_tensor(patches, mean, std, str(device))
         return images, torch.from_numpy(self.labels[idx]).to(device)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from gdt_core.boxes import box_iou
 from gdt_core.config import load_config
 from gdt_core.det import list_entries, read_records
+from gdt_core.objectness import PatchPool
 from gdt_core.patches import (
     PatchParams,
+    build_manifest,
     build_shard,
     crop_patch,
     jitter_boxes,
@@ -126,3 +130,18 @@ def test_load_shard_names_a_bad_file(tmp_path: Path) -> None:
     bad.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="shard-00000.npz"):
         load_shard(bad)
+
+
+def test_patch_pool_batches_are_the_same_with_decoding_threads(
+    det_root: Path, tmp_path: Path
+) -> None:
+    specs = plan_shards(list_entries(det_root), 24, 2, 0.5, seed=0)
+    results = [build_shard(s, PARAMS, tmp_path) for s in specs]
+    manifest = build_manifest(det_root, specs, results, PARAMS, 0, 24, CFG.to_dict())
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    net = CFG.network
+    one, four = PatchPool(tmp_path), PatchPool(tmp_path, decode_threads=4)
+    a = one.batch(np.random.default_rng(1), 16, net.mean, net.std)
+    b = four.batch(np.random.default_rng(1), 16, net.mean, net.std)
+    assert a[0].shape == (16, 3, 67, 67) and a[0].std() > 0.1  # real, varied patches
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # same order, same pixels

@@ -103,7 +103,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         opt.load_state_dict(state["optimizer"])  # after the move: state follows the params
     step = int(state["step"]) if state is not None else 0
     device = ray.train.torch.get_device()
-    pool = PatchPool(config["patches"], rank, world)
+    pool = PatchPool(config["patches"], rank, world, p1.decode_threads)
     per_worker = max(1, p1.batch_size // world)
     rng = np.random.default_rng([cfg.seed, rank, step])
     client = MlflowClient(config["tracking_uri"]) if rank == 0 else None
@@ -221,7 +221,9 @@ def _trainer(cfg: Config, storage: Path, loop_config: dict[str, Any]) -> Any:
         train_loop_per_worker,
         train_loop_config=loop_config,
         scaling_config=ray.train.ScalingConfig(
-            num_workers=cfg.ray.train_workers, use_gpu=cfg.ray.use_gpu
+            num_workers=cfg.ray.train_workers,
+            use_gpu=cfg.ray.use_gpu,
+            resources_per_worker={"CPU": cfg.phase1.decode_threads},  # GPU: use_gpu's one
         ),
         run_config=ray.train.RunConfig(
             name=f"pretrain-{loop_config['run_id']}",
