@@ -77,7 +77,7 @@ def main() -> None:
     best = max(r[2] for r in rows)
     print(
         f"paper schedule (100k iterations x batch {p1.batch_size}) at {best:.1f} patches/s: "
-        f"{100_000 * p1.batch_size / best / 86400:.1f} days on this {args.device}"
+        f"{100_000 * p1.batch_size / best / 3600:.1f} h on this {args.device}"
     )
 
 
