@@ -37,7 +37,7 @@ def fit_gaussian(x: torch.Tensor, variance_floor: float) -> DiagonalGaussian:
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"need a (M, D) batch of at least one sample, got {tuple(x.shape)}")
     var, mean = torch.var_mean(x, dim=0, correction=0)
-    return DiagonalGaussian(mean, var.clamp_min_(variance_floor))
+    return DiagonalGaussian(mean, var.clamp_min(variance_floor))
 
 
 def log_density(x: torch.Tensor, g: DiagonalGaussian) -> torch.Tensor:
@@ -107,7 +107,7 @@ def update_gaussian(
         diff = old.mean - new.mean
     # eq. 7: gamma sigma^2 + (1 - gamma) sigma*^2 + gamma (1 - gamma) diff^2
     var = torch.lerp(new.var, old.var, gamma).addcmul_(diff, diff, value=gamma * (1 - gamma))
-    return DiagonalGaussian(mean, var.clamp_min_(variance_floor))
+    return DiagonalGaussian(mean, var.clamp_min(variance_floor))
 
 
 def update_bayes_layer(
