@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +24,13 @@ from gdt_core.config import load_config
 from gdt_core.det import list_entries
 from gdt_core.network import build_network
 from gdt_core.objectness import ObjectnessNet, PatchPool, objectness_step
-from gdt_core.patches import PatchParams, build_manifest, build_shard, plan_shards
+from gdt_core.patches import (
+    PatchParams,
+    build_manifest,
+    build_shard,
+    plan_shards,
+    write_manifest,
+)
 from gdt_core.synthetic_det import generate_det
 
 
@@ -45,7 +50,7 @@ def main() -> None:
         specs = plan_shards(list_entries(det), 4 * args.batch, 1, 0.5, 0)
         results = [build_shard(s, params, tmp) for s in specs]
         manifest = build_manifest(det, specs, results, params, 0, 4 * args.batch, cfg.to_dict())
-        (Path(tmp) / "manifest.json").write_text(json.dumps(manifest))
+        write_manifest(tmp, manifest)
         pools = {n: PatchPool(tmp, decode_threads=n) for n in args.decode_threads}
     rows = []
     for threads, (decoders, pool) in itertools.product(args.threads, pools.items()):

@@ -414,9 +414,19 @@ def load_shard(path: str | Path) -> PatchShard:
         raise ValueError(f"{path}: not a gdt-flow patch shard ({exc})") from None
 
 
+MANIFEST = "manifest.json"  # in the patch directory, beside the shards
+
+
+def write_manifest(patch_dir: str | Path, manifest: dict[str, Any]) -> Path:
+    """Write :func:`build_manifest`'s result as ``<patch_dir>/manifest.json``."""
+    path = Path(patch_dir) / MANIFEST
+    path.write_text(json.dumps(manifest, indent=1))
+    return path
+
+
 def read_manifest(patch_dir: str | Path) -> dict[str, Any]:
     """``<patch_dir>/manifest.json``; a clear error if absent or of another format."""
-    path = Path(patch_dir) / "manifest.json"
+    path = Path(patch_dir) / MANIFEST
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:

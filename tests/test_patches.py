@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -22,6 +21,7 @@ from gdt_core.patches import (
     jitter_boxes,
     load_shard,
     plan_shards,
+    write_manifest,
 )
 from gdt_core.synthetic_det import generate_det
 from tests.test_det import make_broken_voc
@@ -138,7 +138,7 @@ def test_patch_pool_batches_are_the_same_with_decoding_threads(
     specs = plan_shards(list_entries(det_root), 24, 2, 0.5, seed=0)
     results = [build_shard(s, PARAMS, tmp_path) for s in specs]
     manifest = build_manifest(det_root, specs, results, PARAMS, 0, 24, CFG.to_dict())
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    write_manifest(tmp_path, manifest)
     net = CFG.network
     one, four = PatchPool(tmp_path), PatchPool(tmp_path, decode_threads=4)
     a = one.batch(np.random.default_rng(1), 16, net.mean, net.std)

@@ -8,7 +8,6 @@ prints one line per finished shard and writes ``manifest.json``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from gdt_core.patches import (
     build_shard,
     finished_shard,
     plan_shards,
+    write_manifest,
     write_sidecar,
 )
 
@@ -97,7 +97,7 @@ def build_patches(
     elapsed = time.perf_counter() - start
     manifest = build_manifest(det_root, specs, results, params, seed, num_patches, cfg.to_dict())
     manifest["build_seconds"] = round(elapsed, 3)
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    write_manifest(out_dir, manifest)
     counts = manifest["counts"]
     log(
         f"patches: {counts['object']} object + {counts['background']} background in "

@@ -43,7 +43,7 @@ from gdt_core.config import Config, from_dict
 from gdt_core.det import detect_layout
 from gdt_core.network import build_network, load_pretrained, save_checkpoint
 from gdt_core.objectness import ObjectnessNet, PatchPool, objectness_step
-from gdt_core.patches import read_manifest
+from gdt_core.patches import MANIFEST, read_manifest
 
 from .mlflow_store import code_version, ensure_experiment, resolve_tracking_uri
 from .patches_job import build_patches
@@ -201,7 +201,7 @@ def _log_inputs(
     tags["mlflow.source.git.commit"] = version.split("+")[0]
     client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     _log_params(client, run_id, {**cfg.flat(), "init": init or "random"})
-    client.log_artifact(run_id, str(patch_dir / "manifest.json"), "patches")
+    client.log_artifact(run_id, str(patch_dir / MANIFEST), "patches")
     counts = {
         "patches_object": manifest["counts"]["object"],
         "patches_background": manifest["counts"]["background"],
