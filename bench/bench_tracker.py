@@ -6,8 +6,7 @@
 
 Each tracker first runs --warmup-frames frames of the first target untimed (library and
 kernel set-up), then trackers take turns per target (this VM's speed drifts within a run).
-Prints, per
-tracker: AUC (success score) and precision@20 averaged over the targets (OTB rules,
+Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB rules,
 gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N only:
 tracking speed after init) and the mean init seconds, GFLOP per update (conv, linear and
 matmul FLOPs, backward included, counted by torch's FlopCounterMode in a separate untimed

@@ -34,7 +34,10 @@ def frame_tensor(
 
 
 def batch_tensor(
-    bgr: np.ndarray, mean: Sequence[float], std: Sequence[float], device: str = "cpu"
+    bgr: np.ndarray,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """:func:`frame_tensor` of a ``(B, H, W, 3)`` uint8 BGR stack -> ``(B, 3, H, W)``: sent
     as uint8, reordered and normalised on ``device`` (no float copy made on the host)."""

@@ -96,5 +96,5 @@ class PatchPool:
         blobs = [self.blobs[i] for i in idx]
         decode = self._decoder.map if self._decoder is not None else map
         patches = np.stack(list(decode(decode_patch, blobs)))
-        images = batch_tensor(patches, mean, std, str(device))
+        images = batch_tensor(patches, mean, std, device)
         return images, torch.from_numpy(self.labels[idx]).to(device)
