@@ -36,13 +36,11 @@ class Fc6Steps:
         if self.rank >= self.flush_rank:
             self.flush()
 
-    def output_shift(self, rows: torch.Tensor) -> torch.Tensor | float:
-        """``rows (U V)^T``: what the pending steps add to fc6's outputs on ``rows`` (pool5,
-        ``(N, ...)``); 0.0 when nothing is pending."""
-        if not self._left:
-            return 0.0
-        flat = rows.flatten(1)
-        return (flat @ torch.cat(self._right).T) @ torch.cat(self._left, dim=1).T
+    def add_output_shift(self, rows: torch.Tensor, out: torch.Tensor) -> None:
+        """Add to ``out``, fc6's outputs on ``rows`` (pool5, ``(N, ...)``) under ``W``, what
+        the pending steps add to them: ``rows (U V)^T``; nothing when none is pending."""
+        if self._left:
+            out.addmm_(rows.flatten(1) @ torch.cat(self._right).T, torch.cat(self._left, dim=1).T)
 
     def flush(self) -> None:
         """Write the pending steps into the weight: ``W += U V``."""

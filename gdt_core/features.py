@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .network import GDTNet
+from .network import POOL5_SIZE, GDTNet
 
 CONV5_STRIDE = 16  # AlexNet: conv1 stride 4, two stride-2 max-pools
 CONV5_OFFSET = 15.5  # centre of conv5 cell 0 in input pixels (continuous coordinates)
@@ -119,10 +119,45 @@ def region_conv5(
     return Conv5Map(pooled, up, x0, y0, sx, sy)
 
 
+def _adaptive_windows(cells: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """``AdaptiveAvgPool``'s windows from ``cells`` to ``out``: output ``a`` averages cells
+    ``floor(a cells / out)`` to ``ceil((a + 1) cells / out) - 1``. Returns their indices
+    ``(out, widest)`` (short windows padded with cell 0) and weights (``1 / width``, 0 on
+    the padding)."""
+    first = (np.arange(out) * cells) // out
+    width = -((-(np.arange(out) + 1) * cells) // out) - first
+    offset = np.arange(width.max())
+    valid = offset[None] < width[:, None]
+    return np.where(valid, first[:, None] + offset, 0), valid / width[:, None]
+
+
+def _axis_taps(j: np.ndarray, length: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Along one axis of the map (``length`` cells), the cells and weights that make each of
+    ``out`` pool5 cells from fractional read positions ``j`` ``(N, p)``: bilinear reads
+    (positions clamped to the map, as ``grid_sample``'s border padding does) averaged over
+    pool5's adaptive windows. Returns ``(N, out, 2 * widest)`` indices and weights."""
+    j = np.clip(j, 0, length - 1)
+    lo = np.floor(j)
+    frac = j - lo
+    lo = lo.astype(np.int32)
+    cells = np.stack([lo, np.minimum(lo + 1, length - 1)], axis=-1)  # (N, p, 2)
+    weights = np.stack([1 - frac, frac], axis=-1)
+    window, share = _adaptive_windows(j.shape[1], out)  # (out, widest)
+    n = len(j)
+    return (
+        cells[:, window].reshape(n, out, -1),
+        (weights[:, window] * share[None, :, :, None]).reshape(n, out, -1),
+    )
+
+
 def read_pool5(net: GDTNet, cmap: Conv5Map, boxes: np.ndarray, input_size: int) -> torch.Tensor:
     """pool5 of each box from ``cmap``: its crop's 7 x 7 max-pooled cells read bilinearly at
     the centres of the crop's pooling windows (clamped at the map's edge: boxes should lie
-    inside the region), then pool5's average to 6 x 6 as on the crop path."""
+    inside the region), then pool5's average to 6 x 6 as on the crop path. Both steps are
+    linear in the map, so each pool5 cell is one weighted sum of at most 16 map cells,
+    taken for all boxes by one ``embedding_bag`` (3.5x faster than ``grid_sample`` then the
+    average pool for 48 boxes on the 2-core CPU; the same values up to float rounding).
+    Returned channels-last, as :meth:`GDTNet.pool5` returns the crop path's."""
     pooled, up = cmap.pooled, cmap.upsample
     pool = net.features[12]
     hp, wp = pooled.shape[-2:]
@@ -133,10 +168,19 @@ def read_pool5(net: GDTNet, cmap: Conv5Map, boxes: np.ndarray, input_size: int) 
     # crop pixel u of a box -> region pixel (x - x0) * sx + u * (w * sx / input_size)
     px = ((bt[:, 0] - cmap.x0) * cmap.sx)[:, None] + centres * (bt[:, 2:3] * cmap.sx / input_size)
     py = ((bt[:, 1] - cmap.y0) * cmap.sy)[:, None] + centres * (bt[:, 3:4] * cmap.sy / input_size)
-    jx = (px - CONV5_OFFSET) / CONV5_STRIDE * up  # index into ``pooled``, fractional
-    jy = (py - CONV5_OFFSET) / CONV5_STRIDE * up
-    grid = _grid(2 * jx / max(wp - 1, 1) - 1, 2 * jy / max(hp - 1, 1) - 1, pooled)
-    rois = F.grid_sample(
-        pooled.expand(len(bt), -1, -1, -1), grid, "bilinear", "border", align_corners=True
+    # index into ``pooled``, fractional
+    ix, wx = _axis_taps((px - CONV5_OFFSET) / CONV5_STRIDE * up, wp, POOL5_SIZE)
+    iy, wy = _axis_taps((py - CONV5_OFFSET) / CONV5_STRIDE * up, hp, POOL5_SIZE)
+    n, kx, ky = len(bt), ix.shape[-1], iy.shape[-1]
+    cells = (iy[:, :, None, :, None] * wp + ix[:, None, :, None, :]).reshape(-1, ky * kx)
+    weights = (wy[:, :, None, :, None] * wx[:, None, :, None, :]).reshape(-1, ky * kx)
+    channels = pooled.shape[1]
+    table = pooled[0].permute(1, 2, 0).reshape(hp * wp, channels)  # a view if channels-last
+    dev = pooled.device
+    summed = F.embedding_bag(
+        torch.from_numpy(cells).to(dev),
+        table,
+        mode="sum",
+        per_sample_weights=torch.from_numpy(weights).to(device=dev, dtype=pooled.dtype),
     )
-    return net.pool(rois.contiguous(memory_format=torch.channels_last))  # 6x faster on CPU
+    return summed.view(n, POOL5_SIZE, POOL5_SIZE, channels).permute(0, 3, 1, 2)

@@ -27,6 +27,25 @@ def bayes_loss(x_pos: torch.Tensor, x_neg: torch.Tensor, layer: BayesLayer) -> t
     return -(fixed.score(x_pos).mean() - fixed.score(x_neg).mean()) / x_pos.shape[1]
 
 
+def bayes_loss_grad(x: torch.Tensor, n_pos: int, layer: BayesLayer) -> torch.Tensor:
+    """The gradient of :func:`bayes_loss` with respect to ``x`` (rows ``:n_pos`` positive),
+    written out: eqs. 8-10 give ``dS/dx = -(x - mu_pos)/var_pos + (x - mu_neg)/var_neg``,
+    which is ``2 a x + b`` in the terms of :attr:`BayesLayer.quadratic`; eq. 11's batch sum
+    weights each row by ``-1/(M_pos D)`` (positives) or ``1/(M_neg D)`` (negatives)."""
+    a, b, _ = layer.detach().quadratic
+    d, n_neg = x.shape[1], len(x) - n_pos
+    grad = torch.addcmul(b, x, a, value=2.0)
+    grad[:n_pos] *= -1.0 / (n_pos * d)
+    grad[n_pos:] *= 1.0 / (n_neg * d)
+    return grad
+
+
+def fc6_out_grad(net: GDTNet, fc6_out: torch.Tensor, x_grad: torch.Tensor) -> torch.Tensor:
+    """Back-propagate ``x_grad`` (at fc7's output) through fc7 and fc6's ReLU to fc6's
+    pre-activation output ``fc6_out`` (eval mode: no dropout)."""
+    return (x_grad @ net.fc7.weight).masked_fill_(fc6_out <= 0, 0.0)
+
+
 def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> float:
     """Similarity of two feature vectors (section 4's online-update gate; config ``cosine``)."""
     return float(torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0))
@@ -55,7 +74,8 @@ def phase2_finetune(
 
     Each iteration draws a batch (positives and negatives in their overall proportion), runs
     fc6/fc7, re-estimates both Gaussians by maximum likelihood on the batch (eq. 3) and takes
-    one step on :func:`bayes_loss` with them fixed. It stops after ``max_iterations`` or once
+    one step on :func:`bayes_loss` with them fixed (its gradient written out:
+    :func:`bayes_loss_grad`, :func:`fc6_out_grad`). It stops after ``max_iterations`` or once
     the previous batch's Gaussians separate the new batch, which they were not fitted to:
     min S(pos) - max S(neg) >= ``stop_margin``.
 
@@ -77,31 +97,34 @@ def phase2_finetune(
         base = samples @ net.fc6.weight.T  # S W0^T
         gram = samples @ samples.T  # S S^T
     coef = torch.zeros_like(base)  # A^T, M x 4096 (rows of S indexed along dim 0)
-    head = [net.fc6.bias, *net.fc7.parameters()]
-    params = [coef, *head]
+    bias6, weight7, bias7 = net.fc6.bias, net.fc7.weight, net.fc7.bias
+    params = [coef, bias6, weight7, bias7]
     velocity = [torch.zeros_like(p) for p in params]  # momentum buffers (W's as B S)
     layer, margin, n_pos = None, float("nan"), len(pool5_pos)
     iterations = p2.max_iterations
-    for it in range(p2.max_iterations):
-        ip, ineg = _batch(rng, n_pos, len(pool5_neg), p2.batch_size)
-        rows = torch.as_tensor(np.concatenate([ip, n_pos + ineg]), device=base.device)
-        hidden = torch.addmm(base[rows], gram[rows], coef).requires_grad_(True)
-        x = net.fc_head(hidden + net.fc6.bias)
-        x_pos, x_neg = x[: len(ip)], x[len(ip) :]
-        if layer is not None:
-            with torch.no_grad():
+    with torch.no_grad():
+        for it in range(p2.max_iterations):
+            ip, ineg = _batch(rng, n_pos, len(pool5_neg), p2.batch_size)
+            rows = torch.as_tensor(np.concatenate([ip, n_pos + ineg]), device=base.device)
+            hidden = torch.addmm(base[rows], gram[rows], coef).add_(bias6)
+            act = torch.relu(hidden)
+            x = net.fc7(act)
+            x_pos, x_neg = x[: len(ip)], x[len(ip) :]
+            if layer is not None:
                 margin = float(layer.score(x_pos).min() - layer.score(x_neg).max())
-            if margin >= p2.stop_margin:
-                iterations = it
-                break
-        layer = fit_bayes_layer(x_pos.detach(), x_neg.detach(), floor)
-        g_hidden, *g_head = torch.autograd.grad(bayes_loss(x_pos, x_neg, layer), [hidden, *head])
-        with torch.no_grad():  # torch.optim.SGD's momentum rule: v = m v + grad, p -= lr v
+                if margin >= p2.stop_margin:
+                    iterations = it
+                    break
+            layer = fit_bayes_layer(x_pos, x_neg, floor)
+            g_x = bayes_loss_grad(x, len(ip), layer)
+            g_hidden = fc6_out_grad(net, hidden, g_x)
+            # torch.optim.SGD's momentum rule: v = m v + grad, p -= lr v
             torch._foreach_mul_(velocity, p2.momentum)
             velocity[0].index_add_(0, rows, g_hidden)  # W's gradient g^T S_rows, in A^T
-            torch._foreach_add_(velocity[1:], g_head)
+            velocity[1].add_(g_hidden.sum(0))
+            velocity[2].addmm_(g_x.T, act)  # fc7's weight gradient, summed in place
+            velocity[3].add_(g_x.sum(0))
             torch._foreach_add_(params, velocity, alpha=-p2.learning_rate)
-    with torch.no_grad():
         net.fc6.weight.addmm_(coef.T, samples)
     return Phase2Result(iterations, margin)
 
@@ -111,32 +134,35 @@ def online_step(
     learning_rate: float,
     pool5: torch.Tensor,
     fc6_out: torch.Tensor,
+    x: torch.Tensor,
     n_pos: int,
     layer: BayesLayer,
     fc6_steps: Fc6Steps | None = None,
 ) -> torch.Tensor:
     """Section 3.3 stage 2: one fc-only SGD iteration with the just-updated Gaussians fixed.
 
-    ``pool5`` holds the frame's samples (the first ``n_pos`` positive) and ``fc6_out`` their
-    fc6 outputs before the ReLU, from the forward pass already done with the current weights.
-    The result equals ``torch.optim.SGD(net.fc_parameters(), lr=learning_rate)`` stepping on
-    :func:`bayes_loss` (plain SGD, no momentum; ``net`` in eval mode, no dropout), but autograd
-    runs from fc6's output only and fc6's weight gradient ``g^T pool5`` (rank <= the sample
-    count) goes to ``fc6_steps`` (:class:`~gdt_core.fc6_steps.Fc6Steps`; None = written into
-    the weight at once): no recomputed fc6 forward, and no 9216 x 4096 gradient tensor to
-    allocate, zero and step. Returns ``g``, the loss gradient with respect to fc6's outputs,
-    for :func:`fc6_output_shift`.
+    ``pool5`` holds the frame's samples (the first ``n_pos`` positive), ``fc6_out`` their fc6
+    outputs before the ReLU and ``x`` their features (fc7), both from the forward pass already
+    done with the current weights. The result equals ``torch.optim.SGD(net.fc_parameters(),
+    lr=learning_rate)`` stepping on :func:`bayes_loss` (plain SGD, no momentum; ``net`` in
+    eval mode, no dropout), with the gradient written out (:func:`bayes_loss_grad`,
+    :func:`fc6_out_grad`): fc7's weight steps in place (``addmm_``), and fc6's weight
+    gradient ``g^T pool5`` (rank <= the sample count) goes to ``fc6_steps``
+    (:class:`~gdt_core.fc6_steps.Fc6Steps`; None = written into the weight at once): no
+    recomputed forward, no autograd graph, and no 9216 x 4096 gradient tensor to allocate,
+    zero and step. Returns ``g``, the loss gradient with respect to fc6's outputs, for
+    :func:`fc6_output_shift`.
     """
     if net.training:
         raise ValueError("online_step expects the network in eval mode (dropout off)")
-    fc7 = list(net.fc7.parameters())
-    hidden = fc6_out.detach().requires_grad_(True)
-    x = net.fc_head(hidden)
-    loss = bayes_loss(x[:n_pos], x[n_pos:], layer)
-    g_hidden, *g_fc7 = torch.autograd.grad(loss, [hidden, *fc7])
     with torch.no_grad():
+        g_x = bayes_loss_grad(x, n_pos, layer)
+        g_hidden = fc6_out_grad(net, fc6_out, g_x)  # with fc7's weight before its step
+        net.fc7.weight.addmm_(g_x.T, torch.relu(fc6_out), alpha=-learning_rate)
         (fc6_steps or Fc6Steps(net.fc6.weight, 0)).add(g_hidden, pool5, learning_rate)
-        torch._foreach_add_([net.fc6.bias, *fc7], [g_hidden.sum(0), *g_fc7], alpha=-learning_rate)
+        torch._foreach_add_(
+            [net.fc6.bias, net.fc7.bias], [g_hidden.sum(0), g_x.sum(0)], alpha=-learning_rate
+        )
     return g_hidden
 
 

@@ -80,16 +80,17 @@ class GDTTracker:
     def _reader(
         self, frame: torch.Tensor, region: tuple[float, float, float, float], ref: np.ndarray
     ) -> Callable[[np.ndarray], torch.Tensor]:
-        """pool5 of boxes inside ``region`` of ``frame``: the paper's crops, or reads from one
-        conv pass over ``region`` scaled for the reference box ``ref`` (pooled path)."""
+        """pool5 of boxes inside ``region`` of ``frame``, flattened to fc6's ``(N, 9216)`` rows
+        once (every later use is a view): the paper's crops, or reads from one conv pass over
+        ``region`` scaled for the reference box ``ref`` (pooled path)."""
         size, tr = self.cfg.network.input_size, self.cfg.tracker
         if tr.candidate_features == "crop":
-            return lambda boxes: crop_pool5(self.net, frame, boxes, size)
+            return lambda boxes: torch.flatten(crop_pool5(self.net, frame, boxes, size), 1)
         with torch.no_grad():
             cmap = region_conv5(
                 self.net, frame, region, (ref[2], ref[3]), tr.pooled_target_size, size
             )
-        return lambda boxes: read_pool5(self.net, cmap, boxes, size)
+        return lambda boxes: torch.flatten(read_pool5(self.net, cmap, boxes, size), 1)
 
     def _samples(
         self,
@@ -186,7 +187,8 @@ class GDTTracker:
             rows = torch.cat([pending.pool5, rows])
         with torch.no_grad():
             # eval: fc == fc_head(fc6_out); the stage-2 steps not yet written into fc6 added
-            hidden = self.net.fc6_out(torch.flatten(rows, 1)) + self._fc6_steps.output_shift(rows)
+            hidden = self.net.fc6_out(rows)
+            self._fc6_steps.add_output_shift(rows, hidden)
         if pending is not None:
             hidden = self._learn(pending, rows, hidden)[len(pending.pool5) :]
         with torch.no_grad():
@@ -228,25 +230,29 @@ class GDTTracker:
             g.eq7_form,
             g.variance_floor,
         )
-        for _ in range(o.iterations_per_frame if pending.learn else 0):
+        for step in range(o.iterations_per_frame if pending.learn else 0):
+            if step > 0:  # the previous iteration moved fc6 and fc7
+                with torch.no_grad():
+                    xs = self.net.fc_head(hidden[:n])
             grad = online_step(
                 self.net,
                 o.learning_rate,
                 pending.pool5,
                 hidden[:n],
+                xs,
                 n_pos,
                 self.layer,
                 self._fc6_steps,
             )
             with torch.no_grad():
-                hidden = hidden + fc6_output_shift(rows, pending.pool5, grad, o.learning_rate)
+                hidden += fc6_output_shift(rows, pending.pool5, grad, o.learning_rate)
         return hidden
 
 
 @dataclass(frozen=True)
 class _Pending:
-    """A frame's stage-1 samples (pool5, ``sampling.num_positives`` positives first) and
-    whether its stage-2 gate passed."""
+    """A frame's stage-1 samples (flattened pool5, ``sampling.num_positives`` positives
+    first) and whether its stage-2 gate passed."""
 
     pool5: torch.Tensor
     learn: bool

@@ -30,12 +30,15 @@ def test_pending_steps_give_the_outputs_and_weights_of_steps_taken_at_once():
         deferred.add(grad, pool5, 0.1)
         ranks.append(deferred.rank)
         assert at_once.rank == 0  # flush_rank 0: every step written at once
-        torch.testing.assert_close(
-            rows.flatten(1) @ later.T + deferred.output_shift(rows), rows.flatten(1) @ now.T
-        )
+        out = rows.flatten(1) @ later.T
+        deferred.add_output_shift(rows, out)
+        torch.testing.assert_close(out, rows.flatten(1) @ now.T)
     assert ranks == [4, 8, 0, 4, 8]  # written when the pending rank reached 10 (at 12)
     assert not torch.equal(later, start)  # the third step wrote the first three
     deferred.flush()
-    assert deferred.rank == 0 and deferred.output_shift(rows) == 0.0
+    assert deferred.rank == 0
+    out = rows.flatten(1) @ later.T
+    deferred.add_output_shift(rows, out)  # nothing pending: unchanged
+    assert torch.equal(out, rows.flatten(1) @ later.T)
     torch.testing.assert_close(later, now)
     torch.testing.assert_close(now, start - 0.1 * sum(g.T @ p.flatten(1) for g, p in _steps(1, 5)))

@@ -38,6 +38,43 @@ def test_pooled_features_approximate_crop_features_box_by_box():
     assert (same > other).all()  # ... closer than any other box's features
 
 
+def _grid_sample_pool5(net, cmap, boxes, input_size):
+    """read_pool5 written the direct way: grid_sample each box's 7 x 7 read points (border
+    padding), then the network's own adaptive average pool."""
+    pooled, up, pool = cmap.pooled, cmap.upsample, net.features[12]
+    hp, wp = pooled.shape[-2:]
+    p = (conv5_size(input_size) - pool.kernel_size) // pool.stride + 1
+    centres = 15.5 + 16 * (pool.stride * np.arange(p) + pool.kernel_size // 2)
+    b = np.asarray(boxes, dtype=np.float64)
+    px = ((b[:, 0] - cmap.x0) * cmap.sx)[:, None] + centres * (b[:, 2:3] * cmap.sx / input_size)
+    py = ((b[:, 1] - cmap.y0) * cmap.sy)[:, None] + centres * (b[:, 3:4] * cmap.sy / input_size)
+    gx = torch.from_numpy(2 * ((px - 15.5) / 16 * up) / (wp - 1) - 1)
+    gy = torch.from_numpy(2 * ((py - 15.5) / 16 * up) / (hp - 1) - 1)
+    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)
+    rois = torch.nn.functional.grid_sample(
+        pooled.expand(len(b), -1, -1, -1), grid, "bilinear", "border", align_corners=True
+    )
+    return net.pool(rois)
+
+
+@pytest.mark.parametrize("input_size", [131, 227, 256])  # 7, 6 and 7 pooled cells per side
+def test_read_pool5_is_bilinear_reads_then_the_average_pool(input_size):
+    # read_pool5 folds the bilinear reads and pool5's average into one weighted sum per cell:
+    # the values of reading then pooling, boxes inside the map and past its edge (clamped).
+    cfg = load_config()
+    net = build_network(cfg.network).double().eval()
+    rng = np.random.default_rng(1)
+    frame = torch.from_numpy(rng.normal(size=(1, 3, 90, 120)))
+    with torch.no_grad():
+        cmap = region_conv5(net, frame, (5.0, 4.0, 100.0, 80.0), (30, 26), 64, input_size)
+    boxes = np.array([[20, 15, 30, 26], [21.3, 17.9, 31.1, 27.0], [80, 60, 30, 26], [0, 0, 9, 7]])
+    got = read_pool5(net, cmap, boxes, input_size)
+    want = _grid_sample_pool5(net, cmap, boxes, input_size)
+    assert got.shape == want.shape == (4, 256, 6, 6)
+    assert want.abs().max() > 0.1  # a real map, not zeros
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
 def test_frames_of_any_channel_layout_become_bgr():
     gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
     assert ensure_bgr(gray).shape == (3, 4, 3)

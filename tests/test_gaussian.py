@@ -13,6 +13,7 @@ from gdt_core.config import load_config
 from gdt_core.finetune import (
     _batch,
     bayes_loss,
+    bayes_loss_grad,
     fc6_output_shift,
     online_step,
     phase2_finetune,
@@ -147,6 +148,9 @@ def test_loss_gradient_is_eqs_8_to_11_with_gaussians_fixed():
     torch.testing.assert_close(x_pos.grad, want_pos)
     torch.testing.assert_close(x_neg.grad, want_neg)
     assert mean.grad is None  # the Gaussians are held fixed during backward
+    # ... and the closed form the tracker uses is that gradient, row by row
+    written = bayes_loss_grad(torch.cat([x_pos, x_neg]).detach(), 4, layer)
+    torch.testing.assert_close(written, torch.cat([x_pos.grad, x_neg.grad]))
 
 
 def _small_net() -> GDTNet:
@@ -170,7 +174,7 @@ def test_online_step_equals_plain_sgd_on_the_fc_layers():
     with torch.no_grad():
         hidden = net.fc6(pool5.flatten(1))
     before = net.fc6.weight.detach().clone()
-    grad = online_step(net, 0.05, pool5, hidden, 3, layer)
+    grad = online_step(net, 0.05, pool5, hidden, x, 3, layer)
 
     opt = torch.optim.SGD(twin.fc_parameters(), lr=0.05)
     ref_hidden = twin.fc6(pool5.flatten(1))
@@ -198,7 +202,7 @@ def test_fc6_output_shift_is_the_step_applied_to_other_rows():
         before = net.fc6(rows.flatten(1))
         hidden = net.fc6(samples.flatten(1))
     layer = fit_bayes_layer(x[:3], x[3:], 1e-4)
-    grad = online_step(net, 0.05, samples, hidden, 3, layer)
+    grad = online_step(net, 0.05, samples, hidden, x, 3, layer)
     with torch.no_grad():
         after = net.fc6(rows.flatten(1))
     shifted = before + fc6_output_shift(rows, samples, grad, 0.05)

@@ -273,7 +273,8 @@ class _LearnAtOnce(GDTTracker):
         for _ in range(o.iterations_per_frame if learn else 0):
             with torch.no_grad():
                 hidden = self.net.fc6(p5.flatten(1))
-            online_step(self.net, o.learning_rate, p5, hidden, s.num_positives, self.layer)
+                xs = self.net.fc_head(hidden)
+            online_step(self.net, o.learning_rate, p5, hidden, xs, s.num_positives, self.layer)
         self._box = box
         return box.copy(), float(scores[best])
 
