@@ -5,7 +5,8 @@
     python -m bench.bench_tracker --set tracker.device=cuda --baseline ''    # on a GPU
 
 Each tracker first runs --warmup-frames frames of the first target untimed (library and
-kernel set-up), then trackers take turns per target (this VM's speed drifts within a run).
+kernel set-up), then the trackers run each target in lockstep, taking turns frame by frame
+(this VM's speed drifts within a run: every tracker then sees the same drift).
 Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB rules,
 gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N only:
 tracking speed after init) and the mean init seconds, GFLOP per update (conv, linear and
@@ -77,21 +78,6 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-class TimedInit:
-    """A tracker whose ``init`` time is recorded, so updates can be timed apart from it."""
-
-    def __init__(self, tracker) -> None:
-        self._tracker, self.name, self.init_seconds = tracker, tracker.name, 0.0
-
-    def init(self, image, box) -> None:
-        start = time.perf_counter()
-        self._tracker.init(image, box)
-        self.init_seconds = time.perf_counter() - start
-
-    def update(self, image):
-        return self._tracker.update(image)
-
-
 def update_gflop(name: str, cfg, weights, sequences, frames: int) -> float:
     """GFLOP per update (conv, linear and matmul FLOPs, backward included) counted by torch's
     FlopCounterMode over frames 2..``frames`` of each target; counted apart from the timed
@@ -122,18 +108,17 @@ class Tally:
     seconds: float = 0.0
     init_seconds: float = 0.0
 
-    def run(self, seq) -> float:
-        """Run OPE on ``seq``, add it up and print a line; returns its updates/s."""
-        tracker = TimedInit(make_tracker(self.name, self.cfg, self.weights))
-        result = run_ope(tracker, seq)
-        self.curves.append(score_sequence(seq.ground_truth, result.boxes))
+    def add(self, seq, boxes: np.ndarray, init_seconds: float, update_seconds: float) -> float:
+        """Score one target's boxes, add up its times and print a line; returns updates/s."""
+        self.curves.append(score_sequence(seq.ground_truth, boxes))
         self.frames += len(seq)
-        self.seconds += result.seconds
-        self.init_seconds += tracker.init_seconds
-        updates = (len(seq) - 1) / max(result.seconds - tracker.init_seconds, 1e-9)
+        self.seconds += init_seconds + update_seconds
+        self.init_seconds += init_seconds
+        fps = len(seq) / max(init_seconds + update_seconds, 1e-9)
+        updates = (len(seq) - 1) / max(update_seconds, 1e-9)
         print(
             f"  {self.label:<10} {seq.name:<10} AUC {self.curves[-1].auc:.3f}"
-            f"  {result.fps:6.2f} fps  {updates:6.2f} updates/s  init {tracker.init_seconds:.1f} s",
+            f"  {fps:6.2f} fps  {updates:6.2f} updates/s  init {init_seconds:.1f} s",
             flush=True,
         )
         return updates
@@ -153,6 +138,33 @@ class Tally:
             "gflop_per_update": gflop,
             "gflops": gflop * update_fps,
         }
+
+
+def run_in_turns(tallies: dict[str, Tally], seq) -> dict[str, float]:
+    """One-pass evaluation of every tracker on ``seq`` in lockstep: each frame is read once and
+    given to each tracker in turn, every ``init``/``update`` timed alone (image decoding not
+    timed, as in :func:`~gdt_core.tracking.run_ope`). A drift of this machine's speed (seen:
+    matmul 126 -> 89 GFLOP/s within one run, and 105 -> 176) then weighs on every tracker alike,
+    frame by frame. Returns each tracker's updates/s on ``seq``."""
+    trackers = {label: make_tracker(t.name, t.cfg, t.weights) for label, t in tallies.items()}
+    n, first = len(seq), tuple(np.asarray(seq.ground_truth[0], dtype=np.float64))
+    boxes = {label: np.tile(first, (n, 1)) for label in trackers}
+    init, spent = dict.fromkeys(trackers, 0.0), dict.fromkeys(trackers, 0.0)
+    image = seq.frame(0)
+    for label, tracker in trackers.items():
+        start = time.perf_counter()
+        tracker.init(image, first)
+        init[label] = time.perf_counter() - start
+    for index in range(1, n):
+        image = seq.frame(index)
+        for label, tracker in trackers.items():
+            start = time.perf_counter()
+            boxes[label][index] = tracker.update(image)[0]
+            spent[label] += time.perf_counter() - start
+    return {
+        label: tally.add(seq, boxes[label], init[label], spent[label])
+        for label, tally in tallies.items()
+    }
 
 
 def main() -> None:
@@ -194,10 +206,8 @@ def main() -> None:
     tallies = {tally.label: tally for tally in runs}
     for tally in tallies.values():  # untimed: lazy library and kernel set-up stays out
         run_ope(make_tracker(tally.name, tally.cfg, tally.weights), warmup)
-    # Trackers take turns per target, so a drift of this machine's speed during the run
-    # (seen: matmul 105 -> 176 GFLOP/s within one run) weighs on every tracker alike.
     for seq in sequences:
-        updates = {name: tally.run(seq) for name, tally in tallies.items()}
+        updates = run_in_turns(tallies, seq)
         if "gdt-crop" in updates and "gdt-pooled" in updates:
             print(
                 f"  pooled / crop on {seq.name}: "

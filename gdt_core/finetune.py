@@ -86,8 +86,8 @@ def phase2_finetune(
     iteration's fc6 outputs ``S_b W0^T + (S_b S^T) A^T + b`` cost ~0.1 GFLOP instead of a pass
     over fc6's 151 MB weight; W is written once at the end. The steps equal
     ``torch.optim.SGD`` with momentum on ``net.fc_parameters()`` (tests/test_gaussian.py,
-    float64), taken with multi-tensor ops: a GPU's time here is per-operation host overhead.
-    ``net`` in eval mode.
+    float64); fc7's momentum buffer takes ``m v + g`` in the gradient's own ``addmm_`` (one
+    pass over it, not two). ``net`` in eval mode.
     """
     if net.training:
         raise ValueError("phase2_finetune expects the network in eval mode (dropout off)")
@@ -119,11 +119,11 @@ def phase2_finetune(
             g_x = bayes_loss_grad(x, len(ip), layer)
             g_hidden = fc6_out_grad(net, hidden, g_x)
             # torch.optim.SGD's momentum rule: v = m v + grad, p -= lr v
-            torch._foreach_mul_(velocity, p2.momentum)
-            velocity[0].index_add_(0, rows, g_hidden)  # W's gradient g^T S_rows, in A^T
-            velocity[1].add_(g_hidden.sum(0))
-            velocity[2].addmm_(g_x.T, act)  # fc7's weight gradient, summed in place
-            velocity[3].add_(g_x.sum(0))
+            m = p2.momentum
+            velocity[0].mul_(m).index_add_(0, rows, g_hidden)  # W's gradient g^T S_rows, in A^T
+            velocity[1].mul_(m).add_(g_hidden.sum(0))
+            velocity[2].addmm_(g_x.T, act, beta=m)  # fc7's weight gradient, in one pass
+            velocity[3].mul_(m).add_(g_x.sum(0))
             torch._foreach_add_(params, velocity, alpha=-p2.learning_rate)
         net.fc6.weight.addmm_(coef.T, samples)
     return Phase2Result(iterations, margin)
