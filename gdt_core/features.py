@@ -34,23 +34,17 @@ def conv5_size(input_size: int) -> int:
     return ((c1 - 3) // 2 + 1 - 3) // 2 + 1
 
 
-def _grid(gx: np.ndarray, gy: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    """``grid_sample``'s ``(N, Ho, Wo, 2)`` grid from per-row normalised coordinates ``gx``
-    ``(N, Wo)`` and ``gy`` ``(N, Ho)``: both sent to ``like``'s device in one copy, then
-    spread there (box geometry stays in numpy: on a GPU each small tensor operation costs
-    more host time than its arithmetic)."""
-    wo, ho = gx.shape[1], gy.shape[1]
-    both = torch.from_numpy(np.concatenate([gx, gy], axis=1))
-    both = both.to(device=like.device, dtype=like.dtype)
-    gxt, gyt = both[:, None, :wo].expand(-1, ho, -1), both[:, wo:, None].expand(-1, -1, wo)
-    return torch.stack([gxt, gyt], dim=-1)
-
-
 def _resample(frame: torch.Tensor, xs: np.ndarray, ys: np.ndarray) -> torch.Tensor:
     """Bilinear samples of ``frame`` (1, C, H, W) at pixel-centre grids ``xs`` (N, Wo),
-    ``ys`` (N, Ho) in continuous pixel coordinates -> (N, C, Ho, Wo)."""
+    ``ys`` (N, Ho) in continuous pixel coordinates -> (N, C, Ho, Wo). The grid's two axes go
+    to the device in one copy and are spread there (box geometry stays in numpy: on a GPU each
+    small tensor operation costs more host time than its arithmetic)."""
     h, w = frame.shape[-2:]
-    grid = _grid(2 * xs / w - 1, 2 * ys / h - 1, frame)
+    wo, ho = xs.shape[1], ys.shape[1]
+    both = torch.from_numpy(np.concatenate([2 * xs / w - 1, 2 * ys / h - 1], axis=1))
+    both = both.to(device=frame.device, dtype=frame.dtype)
+    gx, gy = both[:, None, :wo].expand(-1, ho, -1), both[:, wo:, None].expand(-1, -1, wo)
+    grid = torch.stack([gx, gy], dim=-1)
     src = frame.expand(len(grid), -1, -1, -1)
     return F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
