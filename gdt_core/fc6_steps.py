@@ -20,31 +20,33 @@ class Fc6Steps:
 
     def __init__(self, weight: torch.Tensor, flush_rank: int) -> None:
         self.weight, self.flush_rank = weight, flush_rank
-        self._left: list[torch.Tensor] = []  # blocks of U: -lr g^T (4096 x k)
-        self._right: list[torch.Tensor] = []  # blocks of V: P (k x 9216)
+        self._left: torch.Tensor | None = None  # U = -lr g^T, 4096 x r
+        self._right: torch.Tensor | None = None  # V = P, r x 9216
 
     @property
     def rank(self) -> int:
         """Columns of ``U`` not yet written into the weight."""
-        return sum(block.shape[1] for block in self._left)
+        return 0 if self._left is None else self._left.shape[1]
 
     def add(self, grad: torch.Tensor, pool5: torch.Tensor, learning_rate: float) -> None:
         """The step ``W -= lr g^T P``; written into ``W`` once the pending rank reaches
         ``flush_rank`` (at once when ``flush_rank`` <= the step's rank)."""
-        self._left.append(grad.T * -learning_rate)
-        self._right.append(pool5.flatten(1))
+        left, right = grad.T * -learning_rate, pool5.flatten(1)
+        if self._left is not None:
+            left, right = torch.cat([self._left, left], dim=1), torch.cat([self._right, right])
+        self._left, self._right = left, right
         if self.rank >= self.flush_rank:
             self.flush()
 
     def add_output_shift(self, rows: torch.Tensor, out: torch.Tensor) -> None:
         """Add to ``out``, fc6's outputs on ``rows`` (pool5, ``(N, ...)``) under ``W``, what
         the pending steps add to them: ``rows (U V)^T``; nothing when none is pending."""
-        if self._left:
-            out.addmm_(rows.flatten(1) @ torch.cat(self._right).T, torch.cat(self._left, dim=1).T)
+        if self._left is not None:
+            out.addmm_(rows.flatten(1) @ self._right.T, self._left.T)
 
     def flush(self) -> None:
         """Write the pending steps into the weight: ``W += U V``."""
-        if self._left:
+        if self._left is not None:
             with torch.no_grad():
-                self.weight.addmm_(torch.cat(self._left, dim=1), torch.cat(self._right))
-            self._left, self._right = [], []
+                self.weight.addmm_(self._left, self._right)
+            self._left = self._right = None

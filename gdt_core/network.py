@@ -83,12 +83,12 @@ class GDTNet(nn.Module):
         57 ms for 63, and the weight as the left operand beat ``x W^T`` by up to 1.5x."""
         pad = -len(flat) % FC6_ROW_BLOCK
         padded = torch.nn.functional.pad(flat, (0, 0, 0, pad)) if pad else flat
-        return torch.addmm(self.fc6.bias[:, None], self.fc6.weight, padded.T).T[: len(flat)]
+        return _weight_left(self.fc6, padded)[: len(flat)]
 
     def fc_head(self, fc6_out: torch.Tensor) -> torch.Tensor:
         """ReLU (+dropout in training) and fc7 on fc6's pre-activation output: ``fc``'s tail,
         so the online step can back-propagate from fc6's output (see ``finetune``)."""
-        return self.fc7(self.dropout(torch.relu(fc6_out)))
+        return _weight_left(self.fc7, self.dropout(torch.relu(fc6_out)))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised ``(B, 3, S, S)`` patches -> ``(B, fc7_dim)`` features."""
@@ -97,6 +97,13 @@ class GDTNet(nn.Module):
     def fc_parameters(self) -> list[nn.Parameter]:
         """The parameters updated in phase 2 and online (sections 3.2, 3.3: fc layers only)."""
         return [*self.fc6.parameters(), *self.fc7.parameters()]
+
+
+def _weight_left(layer: nn.Linear, rows: torch.Tensor) -> torch.Tensor:
+    """``layer(rows)`` computed as ``(W x^T + b)^T``: the same values; for the few dozen rows
+    of a tracking frame MKL's sgemm is faster with the weight as the left operand (fc6: see
+    :meth:`GDTNet.fc6_out`; fc7, 16 / 48 rows: 0.6-0.8 / 1.4-1.8 ms vs 1.5 / 1.9-2.2 ms)."""
+    return torch.addmm(layer.bias[:, None], layer.weight, rows.T).T
 
 
 def build_network(cfg: NetworkConfig, seed: int = 0) -> GDTNet:
