@@ -57,6 +57,7 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> float:
 class Phase2Result:
     iterations: int  # SGD steps taken
     margin: float  # last held-out min S(pos) - max S(neg)
+    fc6_out: torch.Tensor  # fc6's outputs (before the ReLU) on the samples, final weights
 
 
 def _batch(rng: np.random.Generator, n_pos: int, n_neg: int, size: int) -> tuple[np.ndarray, ...]:
@@ -86,7 +87,9 @@ def phase2_finetune(
     row space of S: fc6's weight stays ``W0 + A S``. We keep the ``4096 x M`` matrix A (as
     its transpose), with ``S W0^T`` and the Gram matrix ``S S^T`` computed once, so an
     iteration's fc6 outputs ``S_b W0^T + (S_b S^T) A^T + b`` cost ~0.1 GFLOP instead of a pass
-    over fc6's 151 MB weight; W is written once at the end. The steps equal
+    over fc6's 151 MB weight; W is written once at the end, and the samples' fc6 outputs
+    under it come back in the result (``S W0^T + (S S^T) A^T + b``: no pass over W for
+    the initial Gaussians). The steps equal
     ``torch.optim.SGD`` with momentum on ``net.fc_parameters()`` (tests/test_gaussian.py,
     float64); fc7's momentum buffer takes ``m v + g`` in the gradient's own ``addmm_`` (one
     pass over it, not two). ``net`` in eval mode.
@@ -109,7 +112,8 @@ def phase2_finetune(
             ip, ineg = _batch(rng, n_pos, len(pool5_neg), p2.batch_size)
             rows = torch.as_tensor(np.concatenate([ip, n_pos + ineg]), device=base.device)
             hidden = torch.addmm(base[rows], gram[rows], coef).add_(bias6)
-            act, x = torch.relu(hidden), net.fc_head(hidden)
+            act = torch.relu(hidden)
+            x = net.fc7_out(act)
             x_pos, x_neg = x[: len(ip)], x[len(ip) :]
             if layer is not None:
                 margin = float(layer.score(x_pos).min() - layer.score(x_neg).max())
@@ -127,7 +131,8 @@ def phase2_finetune(
             velocity[3].mul_(m).add_(g_x.sum(0))
             torch._foreach_add_(params, velocity, alpha=-p2.learning_rate)
         net.fc6.weight.addmm_(coef.T, samples)
-    return Phase2Result(iterations, margin)
+        fc6_out = torch.addmm(base, gram, coef).add_(bias6)
+    return Phase2Result(iterations, margin, fc6_out)
 
 
 def online_step(

@@ -88,7 +88,11 @@ class GDTNet(nn.Module):
     def fc_head(self, fc6_out: torch.Tensor) -> torch.Tensor:
         """ReLU (+dropout in training) and fc7 on fc6's pre-activation output: ``fc``'s tail,
         so the online step can back-propagate from fc6's output (see ``finetune``)."""
-        return _weight_left(self.fc7, self.dropout(torch.relu(fc6_out)))
+        return self.fc7_out(self.dropout(torch.relu(fc6_out)))
+
+    def fc7_out(self, act: torch.Tensor) -> torch.Tensor:
+        """fc7 on its input rows (fc6's activations): the feature vector x of eq. 1."""
+        return _weight_left(self.fc7, act)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised ``(B, 3, S, S)`` patches -> ``(B, fc7_dim)`` features."""

@@ -147,14 +147,16 @@ class GDTTracker:
             (w, h),
             region,
         )
-        p_pos, p_neg = p5[:n_pos], p5[n_pos:]
         self.phase2_iterations = 0
         if cfg.phase2.enabled and cfg.phase2.max_iterations > 0:
-            self.phase2_iterations = phase2_finetune(
-                self.net, p_pos, p_neg, cfg, self._rng
-            ).iterations
+            tuned = phase2_finetune(self.net, p5[:n_pos], p5[n_pos:], cfg, self._rng)
+            self.phase2_iterations, hidden = tuned.iterations, tuned.fc6_out
+        else:
+            with torch.no_grad():
+                hidden = self.net.fc6_out(p5)
         with torch.no_grad():
-            x_pos, x_neg = self.net.fc(p_pos), self.net.fc(p_neg)
+            x = self.net.fc_head(hidden)
+        x_pos, x_neg = x[:n_pos], x[n_pos:]
         self.layer = fit_bayes_layer(x_pos, x_neg, cfg.gaussian.variance_floor)
         self._last_updated_feature = x_pos[0].clone()  # row 0 is the given box itself
         self._fc6_steps = Fc6Steps(self.net.fc6.weight, cfg.tracker.fc6_flush_rank)

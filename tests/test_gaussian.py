@@ -255,3 +255,6 @@ def test_phase2_in_the_span_of_the_samples_equals_plain_sgd_with_momentum(stop_m
         torch.testing.assert_close(got, ref, msg=name)
     assert not torch.equal(net.fc6.weight, _small_net().fc6.weight)
     assert all(p.grad is None for p in net.parameters())
+    # the samples' fc6 outputs it returns are those of the weights it wrote
+    with torch.no_grad():
+        torch.testing.assert_close(result.fc6_out, net.fc6(torch.cat([pos, neg]).flatten(1)))
