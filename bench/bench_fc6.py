@@ -2,11 +2,12 @@
 
     python -m bench.bench_fc6 [--repeats 10]
 
-Prints ms per fc6 forward (4096 x 9216 weight) for a frame's row counts, as ``x W^T`` and as
-``GDTNet.fc6_out`` computes it (weight on the left, rows padded to a multiple of 16), and ms
-to write a stage-2 step ``W += U V`` of rank r into the weight, with the cost per step of
-16 rows when steps are written ``flush rank`` rows at a time (gdt_core.fc6_steps) -- the
-numbers behind those two choices, measured in one run.
+Prints ms per fc6 forward (4096 x 9216 weight) for a frame's row counts (and phase 2's 256
+samples) three ways: MKL's ``x W^T``, MKL's ``W x^T`` on rows padded to a multiple of 16 (what
+``GDTNet.fc6_out`` runs with autograd or on a GPU) and oneDNN's linear (what it runs without
+autograd on the CPU); and ms to write a stage-2 step ``W += U V`` of rank r into the weight,
+with the cost per step of 16 rows when steps are written ``flush rank`` rows at a time
+(gdt_core.fc6_steps) -- the numbers behind those choices, measured in one run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 
 import torch
 
-from gdt_core.network import GDTNet
+from gdt_core.network import FC6_ROW_BLOCK, GDTNet, linear_onednn, linear_weight_left
 
 
 def _ms(fn, repeats: int) -> float:
@@ -35,13 +36,20 @@ def main() -> None:
     net = GDTNet().eval()
     weight, bias = net.fc6.weight.detach(), net.fc6.bias.detach()
     print(f"torch threads {torch.get_num_threads()}")
-    print(f"{'rows':>5} {'x W^T ms':>9} {'fc6_out ms':>10} {'ratio':>6}")
+    print(
+        f"{'rows':>5} {'x W^T ms':>9} {'W x^T padded ms':>16} {'oneDNN ms':>10} "
+        f"{'x W^T / oneDNN':>15} {'W x^T / oneDNN':>15}"
+    )
     with torch.no_grad():
-        for rows in (48, 63, 64, 79, 80):
+        for rows in (48, 63, 64, 79, 80, 256):
             x = torch.randn(rows, weight.shape[1])
             plain = _ms(lambda x=x: torch.addmm(bias, x, weight.T), args.repeats)
-            ours = _ms(lambda x=x: net.fc6_out(x), args.repeats)
-            print(f"{rows:>5} {plain:>9.1f} {ours:>10.1f} {plain / ours:>6.2f}")
+            left = _ms(lambda x=x: linear_weight_left(net.fc6, x, FC6_ROW_BLOCK), args.repeats)
+            onednn = _ms(lambda x=x: linear_onednn(net.fc6, x), args.repeats)
+            print(
+                f"{rows:>5} {plain:>9.1f} {left:>16.1f} {onednn:>10.1f} "
+                f"{plain / onednn:>14.2f}x {left / onednn:>14.2f}x"
+            )
         print(f"\n{'flush rank':>10} {'write ms':>9} {'ms per step':>11} {'vs every step':>13}")
         every = None
         for rank in (args.step_rows, 2 * args.step_rows, 4 * args.step_rows, 8 * args.step_rows):

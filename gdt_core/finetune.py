@@ -84,34 +84,38 @@ def phase2_finetune(
 
     The inputs of fc6 are the same M samples S (``M x 9216``) in every iteration, so fc6's
     weight gradient ``g^T S_batch`` -- and with it every SGD and momentum step -- lies in the
-    row space of S: fc6's weight stays ``W0 + A S``. We keep the ``4096 x M`` matrix A (as
-    its transpose), with ``S W0^T`` and the Gram matrix ``S S^T`` computed once, so an
-    iteration's fc6 outputs ``S_b W0^T + (S_b S^T) A^T + b`` cost ~0.1 GFLOP instead of a pass
-    over fc6's 151 MB weight; W is written once at the end, and the samples' fc6 outputs
-    under it come back in the result (``S W0^T + (S S^T) A^T + b``: no pass over W for
-    the initial Gaussians). The steps equal
-    ``torch.optim.SGD`` with momentum on ``net.fc_parameters()`` (tests/test_gaussian.py,
-    float64); fc7's momentum buffer takes ``m v + g`` in the gradient's own ``addmm_`` (one
-    pass over it, not two). ``net`` in eval mode.
+    row space of S: fc6's weight stays ``W0 + A S``, and its bias ``b0 + A 1`` (the bias is a
+    weight on a constant input 1, so its steps are A's column sums). We keep the
+    ``4096 x M`` matrix A (as its transpose), with ``S W0^T + b0`` and ``S S^T + 1`` computed
+    once, so an iteration's fc6 outputs ``(S_b W0^T + b0) + (S_b S^T + 1) A^T`` cost ~0.1
+    GFLOP instead of a pass over fc6's 151 MB weight; W and b are written once at the end,
+    from the rows of A that some batch reached (a phase 2 that stops after one step writes a
+    quarter of the samples' rank), and the samples' fc6 outputs under them come back in the
+    result (no pass over W for the initial Gaussians). The steps equal ``torch.optim.SGD``
+    with momentum on ``net.fc_parameters()`` (tests/test_gaussian.py, float64); fc7's
+    momentum buffer takes ``m v + g`` in the gradient's own ``addmm_`` (one pass over it,
+    not two). ``net`` in eval mode.
     """
     if net.training:
         raise ValueError("phase2_finetune expects the network in eval mode (dropout off)")
     p2, floor = cfg.phase2, cfg.gaussian.variance_floor
     samples = torch.cat([pool5_pos, pool5_neg]).flatten(1)
-    with torch.no_grad():
-        base = samples @ net.fc6.weight.T  # S W0^T
-        gram = samples @ samples.T  # S S^T
-    coef = torch.zeros_like(base)  # A^T, M x 4096 (rows of S indexed along dim 0)
     bias6, weight7, bias7 = net.fc6.bias, net.fc7.weight, net.fc7.bias
-    params = [coef, bias6, weight7, bias7]
+    with torch.no_grad():
+        base = net.fc6_out(samples)  # S W0^T + b0
+        gram = (samples @ samples.T).add_(1.0)  # S S^T + 1: the bias is A's column sums
+    coef = torch.zeros_like(base)  # A^T, M x 4096 (rows of S indexed along dim 0)
+    touched = np.zeros(len(samples), dtype=bool)  # rows of A that a batch has reached
+    params = [coef, weight7, bias7]
     velocity = [torch.zeros_like(p) for p in params]  # momentum buffers (W's as B S)
     layer, margin, n_pos = None, float("nan"), len(pool5_pos)
     iterations = p2.max_iterations
     with torch.no_grad():
         for it in range(p2.max_iterations):
             ip, ineg = _batch(rng, n_pos, len(pool5_neg), p2.batch_size)
-            rows = torch.as_tensor(np.concatenate([ip, n_pos + ineg]), device=base.device)
-            hidden = torch.addmm(base[rows], gram[rows], coef).add_(bias6)
+            picked = np.concatenate([ip, n_pos + ineg])
+            rows = torch.as_tensor(picked, device=base.device)
+            hidden = torch.addmm(base[rows], gram[rows], coef)
             act = torch.relu(hidden)
             x = net.fc7_out(act)
             x_pos, x_neg = x[: len(ip)], x[len(ip) :]
@@ -126,12 +130,14 @@ def phase2_finetune(
             # torch.optim.SGD's momentum rule: v = m v + grad, p -= lr v
             m = p2.momentum
             velocity[0].mul_(m).index_add_(0, rows, g_hidden)  # W's gradient g^T S_rows, in A^T
-            velocity[1].mul_(m).add_(g_hidden.sum(0))
-            velocity[2].addmm_(g_x.T, act, beta=m)  # fc7's weight gradient, in one pass
-            velocity[3].mul_(m).add_(g_x.sum(0))
+            velocity[1].addmm_(g_x.T, act, beta=m)  # fc7's weight gradient, in one pass
+            velocity[2].mul_(m).add_(g_x.sum(0))
             torch._foreach_add_(params, velocity, alpha=-p2.learning_rate)
-        net.fc6.weight.addmm_(coef.T, samples)
-        fc6_out = torch.addmm(base, gram, coef).add_(bias6)
+            touched[picked] = True
+        fc6_out = torch.addmm(base, gram, coef)
+        bias6.add_(coef.sum(0))
+        kept = torch.as_tensor(np.flatnonzero(touched), device=base.device)
+        net.fc6.weight.addmm_(coef[kept].T, samples[kept])  # rows never reached add nothing
     return Phase2Result(iterations, margin, fc6_out)
 
 

@@ -19,7 +19,12 @@ from .config import NetworkConfig
 CHECKPOINT_FORMAT = "gdt-flow/1"
 CONV5_CHANNELS = 256
 POOL5_SIZE = 6  # AlexNet's pool5 grid: 6 x 6 x 256 = 9216 inputs to fc6
-FC6_ROW_BLOCK = 16  # fc6_out pads its rows to a multiple of this (GEMM speed, see there)
+FC6_ROW_BLOCK = 16  # fc6_out pads MKL's rows to a multiple of this (GEMM speed, see there)
+
+
+_HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
+    torch.ops.mkldnn, "_linear_pointwise"
+)
 
 
 class WeightsError(ValueError):
@@ -76,14 +81,18 @@ class GDTNet(nn.Module):
         return self.fc_head(self.fc6_out(self.dropout(torch.flatten(pool5, 1))))
 
     def fc6_out(self, flat: torch.Tensor) -> torch.Tensor:
-        """fc6 before its ReLU on flattened pool5 rows ``(N, 9216)``, computed as
-        ``(W x^T + b)^T`` on rows zero-padded to a multiple of ``FC6_ROW_BLOCK``: the same
-        values as ``self.fc6(flat)``, but for the few dozen rows of a tracking frame MKL's
-        sgemm on the 2-core AVX2 CPU took 45 ms for 80 rows vs 65 ms for 79, 35 ms for 64 vs
-        57 ms for 63, and the weight as the left operand beat ``x W^T`` by up to 1.5x."""
-        pad = -len(flat) % FC6_ROW_BLOCK
-        padded = torch.nn.functional.pad(flat, (0, 0, 0, pad)) if pad else flat
-        return _weight_left(self.fc6, padded)[: len(flat)]
+        """fc6 before its ReLU on flattened pool5 rows ``(N, 9216)``: the values of
+        ``self.fc6(flat)``, computed where it is fastest. Without autograd, float32 on the
+        CPU: oneDNN's linear (:func:`linear_onednn`), 1.12-1.25x faster than MKL's best form
+        below for 48-80 rows and 1.48x for phase 2's 256 samples on the 2-core AVX2 CPU
+        (``python -m bench.bench_fc6``).
+        Otherwise (training, float64, a GPU): :func:`linear_weight_left` on rows zero-padded
+        to a multiple of ``FC6_ROW_BLOCK``: MKL's sgemm took 45 ms for 80 rows vs 65 ms for
+        79, 35 ms for 64 vs 57 ms for 63, and the weight as the left operand beat ``x W^T``
+        by up to 1.5x."""
+        if _onednn_applies(self.fc6, flat):
+            return linear_onednn(self.fc6, flat)
+        return linear_weight_left(self.fc6, flat, FC6_ROW_BLOCK)
 
     def fc_head(self, fc6_out: torch.Tensor) -> torch.Tensor:
         """ReLU (+dropout in training) and fc7 on fc6's pre-activation output: ``fc``'s tail,
@@ -92,7 +101,7 @@ class GDTNet(nn.Module):
 
     def fc7_out(self, act: torch.Tensor) -> torch.Tensor:
         """fc7 on its input rows (fc6's activations): the feature vector x of eq. 1."""
-        return _weight_left(self.fc7, act)
+        return linear_weight_left(self.fc7, act)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised ``(B, 3, S, S)`` patches -> ``(B, fc7_dim)`` features."""
@@ -103,11 +112,36 @@ class GDTNet(nn.Module):
         return [*self.fc6.parameters(), *self.fc7.parameters()]
 
 
-def _weight_left(layer: nn.Linear, rows: torch.Tensor) -> torch.Tensor:
-    """``layer(rows)`` computed as ``(W x^T + b)^T``: the same values; for the few dozen rows
-    of a tracking frame MKL's sgemm is faster with the weight as the left operand (fc6: see
-    :meth:`GDTNet.fc6_out`; fc7, 16 / 48 rows: 0.6-0.8 / 1.4-1.8 ms vs 1.5 / 1.9-2.2 ms)."""
-    return torch.addmm(layer.bias[:, None], layer.weight, rows.T).T
+def linear_weight_left(layer: nn.Linear, rows: torch.Tensor, row_block: int = 1) -> torch.Tensor:
+    """``layer(rows)`` computed as ``(W x^T + b)^T`` on ``rows`` zero-padded to a multiple of
+    ``row_block``: the same values; for the few dozen rows of a tracking frame MKL's sgemm is
+    faster with the weight as the left operand (fc6: see :meth:`GDTNet.fc6_out`; fc7, 16 / 48
+    rows: 0.6-0.8 / 1.4-1.8 ms vs 1.5 / 1.9-2.2 ms)."""
+    pad = -len(rows) % row_block
+    padded = torch.nn.functional.pad(rows, (0, 0, 0, pad)) if pad else rows
+    return torch.addmm(layer.bias[:, None], layer.weight, padded.T).T[: len(rows)]
+
+
+def linear_onednn(layer: nn.Linear, rows: torch.Tensor) -> torch.Tensor:
+    """``layer(rows)`` by oneDNN's linear primitive through torch's own binding
+    (``torch.ops.mkldnn._linear_pointwise``, no post-op), reading the layer's dense weight in
+    place: the online steps keep writing it as before. No autograd: see
+    :func:`_onednn_applies`."""
+    return torch.ops.mkldnn._linear_pointwise(rows, layer.weight, layer.bias, "none", [None], "")
+
+
+def _onednn_applies(layer: nn.Linear, rows: torch.Tensor) -> bool:
+    """Whether :func:`linear_onednn` computes ``layer(rows)`` here: float32 CPU tensors,
+    torch built with oneDNN and the binding present, and no gradient wanted (the op has no
+    backward)."""
+    w = layer.weight
+    return (
+        _HAS_ONEDNN_LINEAR
+        and rows.device.type == "cpu"
+        and w.device.type == "cpu"
+        and rows.dtype == w.dtype == torch.float32
+        and not (torch.is_grad_enabled() and (rows.requires_grad or w.requires_grad))
+    )
 
 
 def build_network(cfg: NetworkConfig, seed: int = 0) -> GDTNet:

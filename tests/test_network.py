@@ -1,0 +1,59 @@
+"""GDTNet.fc6_out: fc6's values by whichever GEMM runs (oneDNN without autograd on the CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gdt_core import network
+from gdt_core.network import GDTNet
+
+
+def _net(dtype: torch.dtype = torch.float32) -> GDTNet:
+    torch.manual_seed(3)
+    return GDTNet(fc6_dim=256, fc7_dim=32).to(dtype).eval()
+
+
+@pytest.mark.parametrize("rows", [1, 15, 64, 80])
+def test_fc6_out_equals_the_layer_for_any_row_count(rows):
+    net = _net()
+    x = torch.rand(rows, 9216)
+    with torch.no_grad():
+        torch.testing.assert_close(net.fc6_out(x), net.fc6(x), rtol=1e-5, atol=1e-5)
+
+
+def test_fc6_out_reads_the_weight_as_it_is_now(monkeypatch):
+    # the online steps write fc6's weight in place: no stale copy may be used (oneDNN path)
+    if not network._HAS_ONEDNN_LINEAR:
+        pytest.skip("this torch build has no oneDNN linear: fc6_out uses MKL's GEMM")
+    calls = []
+    onednn = network.linear_onednn
+    monkeypatch.setattr(network, "linear_onednn", lambda *a: calls.append(1) or onednn(*a))
+    net = _net()
+    x = torch.rand(16, 9216)
+    with torch.no_grad():
+        before = net.fc6_out(x)
+        net.fc6.weight.add_(torch.rand_like(net.fc6.weight) * 1e-3)
+        net.fc6.bias.add_(1.0)
+        after = net.fc6_out(x)
+        assert (after - before).abs().min() > 0.5  # the bias alone moved every output by 1
+        torch.testing.assert_close(after, net.fc6(x), rtol=1e-5, atol=1e-5)
+    assert len(calls) == 2
+
+
+def test_fc6_out_back_propagates_like_the_layer():
+    net, x = _net(), torch.rand(8, 9216)
+    net.fc6_out(x).square().sum().backward()
+    ours = net.fc6.weight.grad.clone()
+    net.zero_grad()
+    net.fc6(x).square().sum().backward()
+    torch.testing.assert_close(ours, net.fc6.weight.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_fc6_out_in_float64():
+    net = _net(torch.float64)
+    x = torch.rand(5, 9216, dtype=torch.float64)
+    with torch.no_grad():
+        out = net.fc6_out(x)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, net.fc6(x))
