@@ -10,16 +10,17 @@ kernel set-up), then the trackers run each target in lockstep, taking turns fram
 Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB rules,
 gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N only:
 tracking speed after init) and the mean init seconds, GFLOP per update (conv, linear and
-matmul FLOPs, in-place ``addmm_`` and backward included, counted by torch's FlopCounterMode in
-a separate untimed pass over the first --flop-frames frames) and the achieved GFLOP/s (GFLOP
-per update x updates/s) as a fraction of the device's dense fp32 matmul rate, measured in the
-same run.
+matmul FLOPs, in-place ``addmm_``, oneDNN's linear and backward included, counted by torch's
+FlopCounterMode in a separate untimed pass over the first --flop-frames frames) and the
+achieved GFLOP/s (GFLOP per update x updates/s) as a fraction of the device's dense fp32
+matmul rate, measured in the same run.
 The network is the seeded random initialisation unless --weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,18 +86,26 @@ def _inplace_addmm_flop(self_shape, a_shape, b_shape, out_shape=None, **kwargs) 
     return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 
+def _onednn_linear_flop(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of oneDNN's ``mkldnn._linear_pointwise(x, W, b, ...)`` (fc6 on the CPU, see
+    ``GDTNet.fc6_out``), which torch's FlopCounterMode does not count either."""
+    return 2 * math.prod(x_shape[:-1]) * x_shape[-1] * w_shape[0]
+
+
 def update_gflop(name: str, cfg, weights, sequences, frames: int) -> float:
-    """GFLOP per update (conv, linear and matmul FLOPs, in-place ``addmm_`` and backward
-    included) counted by torch's FlopCounterMode over frames 2..``frames`` of each target;
-    counted apart from the timed run because the counter's per-operator hook slows every call
-    down."""
+    """GFLOP per update (conv, linear and matmul FLOPs, in-place ``addmm_``, oneDNN's linear
+    and backward included) counted by torch's FlopCounterMode over frames 2..``frames`` of
+    each target; counted apart from the timed run because the counter's per-operator hook
+    slows every call down."""
     total, updates = 0.0, 0
-    inplace = {torch.ops.aten.addmm_: _inplace_addmm_flop}
+    uncounted = {torch.ops.aten.addmm_: _inplace_addmm_flop}
+    if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+        uncounted[torch.ops.mkldnn._linear_pointwise] = _onednn_linear_flop
     for seq in sequences:
         tracker = make_tracker(name, cfg, weights)
         tracker.init(seq.frame(0), seq.ground_truth[0])
         n = min(frames, len(seq))
-        with FlopCounterMode(display=False, custom_mapping=inplace) as counter:
+        with FlopCounterMode(display=False, custom_mapping=uncounted) as counter:
             for index in range(1, n):
                 tracker.update(seq.frame(index))
         total += counter.get_total_flops() / 1e9
