@@ -30,6 +30,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gdt_core.config import load_config
+from gdt_core.network import HAS_ONEDNN_LINEAR
 from gdt_core.ope import mean_curves, score_sequence
 from gdt_core.otb import load_sequence
 from gdt_core.trackers import make_tracker
@@ -99,7 +100,7 @@ def update_gflop(name: str, cfg, weights, sequences, frames: int) -> float:
     slows every call down."""
     total, updates = 0.0, 0
     uncounted = {torch.ops.aten.addmm_: _inplace_addmm_flop}
-    if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+    if HAS_ONEDNN_LINEAR:
         uncounted[torch.ops.mkldnn._linear_pointwise] = _onednn_linear_flop
     for seq in sequences:
         tracker = make_tracker(name, cfg, weights)

@@ -89,12 +89,12 @@ def phase2_finetune(
     ``4096 x M`` matrix A (as its transpose), with ``S W0^T + b0`` and ``S S^T + 1`` computed
     once, so an iteration's fc6 outputs ``(S_b W0^T + b0) + (S_b S^T + 1) A^T`` cost ~0.1
     GFLOP instead of a pass over fc6's 151 MB weight; W and b are written once at the end,
-    from the rows of A that some batch reached (a phase 2 that stops after one step writes a
-    quarter of the samples' rank), and the samples' fc6 outputs under them come back in the
-    result (no pass over W for the initial Gaussians). The steps equal ``torch.optim.SGD``
-    with momentum on ``net.fc_parameters()`` (tests/test_gaussian.py, float64); fc7's
-    momentum buffer takes ``m v + g`` in the gradient's own ``addmm_`` (one pass over it,
-    not two). ``net`` in eval mode.
+    W from A's non-zero rows only (those some batch reached: a phase 2 that stops after one
+    step writes a quarter of the samples' rank), and the samples' fc6 outputs under them come
+    back in the result (no pass over W for the initial Gaussians). The steps equal
+    ``torch.optim.SGD`` with momentum on ``net.fc_parameters()`` (tests/test_gaussian.py,
+    float64); fc7's momentum buffer takes ``m v + g`` in the gradient's own ``addmm_`` (one
+    pass over it, not two). ``net`` in eval mode.
     """
     if net.training:
         raise ValueError("phase2_finetune expects the network in eval mode (dropout off)")
@@ -105,7 +105,6 @@ def phase2_finetune(
         base = net.fc6_out(samples)  # S W0^T + b0
         gram = (samples @ samples.T).add_(1.0)  # S S^T + 1: the bias is A's column sums
     coef = torch.zeros_like(base)  # A^T, M x 4096 (rows of S indexed along dim 0)
-    touched = np.zeros(len(samples), dtype=bool)  # rows of A that a batch has reached
     params = [coef, weight7, bias7]
     velocity = [torch.zeros_like(p) for p in params]  # momentum buffers (W's as B S)
     layer, margin, n_pos = None, float("nan"), len(pool5_pos)
@@ -113,8 +112,7 @@ def phase2_finetune(
     with torch.no_grad():
         for it in range(p2.max_iterations):
             ip, ineg = _batch(rng, n_pos, len(pool5_neg), p2.batch_size)
-            picked = np.concatenate([ip, n_pos + ineg])
-            rows = torch.as_tensor(picked, device=base.device)
+            rows = torch.as_tensor(np.concatenate([ip, n_pos + ineg]), device=base.device)
             hidden = torch.addmm(base[rows], gram[rows], coef)
             act = torch.relu(hidden)
             x = net.fc7_out(act)
@@ -133,11 +131,10 @@ def phase2_finetune(
             velocity[1].addmm_(g_x.T, act, beta=m)  # fc7's weight gradient, in one pass
             velocity[2].mul_(m).add_(g_x.sum(0))
             torch._foreach_add_(params, velocity, alpha=-p2.learning_rate)
-            touched[picked] = True
         fc6_out = torch.addmm(base, gram, coef)
         bias6.add_(coef.sum(0))
-        kept = torch.as_tensor(np.flatnonzero(touched), device=base.device)
-        net.fc6.weight.addmm_(coef[kept].T, samples[kept])  # rows never reached add nothing
+        kept = coef.any(dim=1)  # rows no batch reached are zero and add nothing
+        net.fc6.weight.addmm_(coef[kept].T, samples[kept])
     return Phase2Result(iterations, margin, fc6_out)
 
 

@@ -22,7 +22,7 @@ POOL5_SIZE = 6  # AlexNet's pool5 grid: 6 x 6 x 256 = 9216 inputs to fc6
 FC6_ROW_BLOCK = 16  # fc6_out pads MKL's rows to a multiple of this (GEMM speed, see there)
 
 
-_HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
+HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
     torch.ops.mkldnn, "_linear_pointwise"
 )
 
@@ -136,7 +136,7 @@ def _onednn_applies(layer: nn.Linear, rows: torch.Tensor) -> bool:
     backward)."""
     w = layer.weight
     return (
-        _HAS_ONEDNN_LINEAR
+        HAS_ONEDNN_LINEAR
         and rows.device.type == "cpu"
         and w.device.type == "cpu"
         and rows.dtype == w.dtype == torch.float32

@@ -24,7 +24,7 @@ def test_fc6_out_equals_the_layer_for_any_row_count(rows):
 
 def test_fc6_out_reads_the_weight_as_it_is_now(monkeypatch):
     # the online steps write fc6's weight in place: no stale copy may be used (oneDNN path)
-    if not network._HAS_ONEDNN_LINEAR:
+    if not network.HAS_ONEDNN_LINEAR:
         pytest.skip("this torch build has no oneDNN linear: fc6_out uses MKL's GEMM")
     calls = []
     onednn = network.linear_onednn
