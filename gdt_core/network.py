@@ -83,9 +83,11 @@ class GDTNet(nn.Module):
     def fc6_out(self, flat: torch.Tensor) -> torch.Tensor:
         """fc6 before its ReLU on flattened pool5 rows ``(N, 9216)``: the values of
         ``self.fc6(flat)``, computed where it is fastest. Without autograd, float32 on the
-        CPU: oneDNN's linear (:func:`linear_onednn`), 1.12-1.25x faster than MKL's best form
-        below for 48-80 rows and 1.48x for phase 2's 256 samples on the 2-core AVX2 CPU
-        (``python -m bench.bench_fc6``).
+        CPU: oneDNN's linear (:func:`linear_onednn`). On the 2-core AVX2 CPU
+        (``python -m bench.bench_fc6``) it ran 1.12-1.25x faster than MKL's best form below
+        for 48-80 rows and 1.48x for phase 2's 256 samples in one session, 0.90-1.00x in
+        another; pooled tracker updates were 6.7-8% and 0.3-0.4% faster with it in the two
+        (same-process A/B), never slower.
         Otherwise (training, float64, a GPU): :func:`linear_weight_left` on rows zero-padded
         to a multiple of ``FC6_ROW_BLOCK``: MKL's sgemm took 45 ms for 80 rows vs 65 ms for
         79, 35 ms for 64 vs 57 ms for 63, and the weight as the left operand beat ``x W^T``
