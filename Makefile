@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/gdt-flow weights fetch || echo "warning: no ImageNet weights: the demo runs on a random network"
 	$(BIN)/gdt-flow demo --workdir demo_work
 
 test: $(STAMP)
@@ -34,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_pretrain
 	$(BIN)/python -m bench.bench_fc6
 	$(BIN)/python -m bench.bench_tracker
+	$(BIN)/python -m bench.bench_quality
 
 clean:
 	rm -rf $(VENV) demo_work .pytest_cache

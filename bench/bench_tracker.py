@@ -47,7 +47,7 @@ class FirstFrames:
     """The first ``n`` frames of a sequence (a FrameSource)."""
 
     def __init__(self, seq, n: int | None) -> None:
-        self._seq, self.name = seq, seq.name
+        self._seq, self.name, self.attributes = seq, seq.name, getattr(seq, "attributes", ())
         self.ground_truth = seq.ground_truth[: n or len(seq)]
 
     def __len__(self) -> int:

@@ -72,6 +72,9 @@ class SamplingConfig:
     negative_max_distance: float = _f(**_range(0.0, lo_open=True))
     first_frame_positives: int = _f(**_range(1))
     first_frame_negatives: int = _f(**_range(1))
+    near_negative_fraction: float = _f(**_range(0.0, 1.0))
+    near_negative_max_iou: float = _f(**_range(0.0, 1.0))
+    near_negative_scale: float = _f(**_range(1.0))
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class CandidatesConfig:
     scale_step: float = _f(**_range(0.0, lo_open=True))
     search_radius: float = _f(**_range(0.0))
     positions_per_scale: int = _f(**_range(1))
+    scale_damping: float = _f(**_range(0.0, 1.0, lo_open=True))
+    top_k: int = _f(**_range(1))
 
 
 @dataclass(frozen=True)

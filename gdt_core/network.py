@@ -8,6 +8,7 @@ The feature vector ``x`` of eqs. 1-11 is the output of fc7 (before its ReLU; see
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
 
 class WeightsError(ValueError):
     """A weights file is missing, truncated or of the wrong layout."""
+
+
+class ConvOnlyWeights(UserWarning):
+    """Weights that hold the convolutions only: fc6/fc7 stay at their seeded init."""
 
 
 class GDTNet(nn.Module):
@@ -194,6 +199,19 @@ def _from_torchvision(path: Path, net: GDTNet, state: dict[str, torch.Tensor]) -
     return mapped
 
 
+def _conv_only(path: Path, net: GDTNet, state: dict[str, torch.Tensor]) -> dict:
+    """A torchvision AlexNet state dict of conv1-5 alone (``features.*``, e.g. the ImageNet
+    convolutions available offline): fc6/fc7 keep ``net``'s seeded init, said once."""
+    warnings.warn(
+        f"{path}: convolutions only (no classifier.* tensors): fc6/fc7 keep their seeded "
+        "initialisation until phase 1 (gdt-flow pretrain) or phase 2 learns them",
+        ConvOnlyWeights,
+        stacklevel=3,
+    )
+    own = net.state_dict()
+    return {**{k: v for k, v in own.items() if not k.startswith("features.")}, **state}
+
+
 def load_pretrained(path: str | Path, net: GDTNet) -> GDTNet:
     """Load a torchvision-format AlexNet state dict or a gdt-flow checkpoint into ``net``.
 
@@ -208,6 +226,8 @@ def load_pretrained(path: str | Path, net: GDTNet) -> GDTNet:
         state = data["state_dict"]
     elif any(k.startswith("classifier.") for k in data):
         state = _from_torchvision(path, net, data)
+    elif data and all(k.startswith("features.") for k in data):
+        state = _conv_only(path, net, data)
     else:
         state = data
     _check_shapes(path, net, state)

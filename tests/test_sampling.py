@@ -8,6 +8,7 @@ import pytest
 from gdt_core.boxes import box_iou, centers
 from gdt_core.sampling import (
     sample_candidates,
+    sample_near_negatives,
     sample_negatives,
     sample_positives,
     scale_factors,
@@ -45,6 +46,25 @@ def test_negatives_are_far_same_size_and_inside_when_possible():
     near = sample_negatives(np.random.default_rng(0), BOX, 500, 0.75, 0.75, (200, 150))
     iou = box_iou(near, BOX[None])
     assert iou.max() <= 1 / 7 + 1e-9 and iou.max() > 0.13  # 0.25 / 1.75 on an axis
+
+
+def test_near_negatives_are_shifted_or_scaled_off_the_target():
+    rng = np.random.default_rng(0)
+    bounds = (0.0, 0.0, 120.0, 90.0)
+    neg = sample_near_negatives(rng, BOX, 400, 0.5, 2.0, bounds)
+    assert len(neg) == 400
+    assert box_iou(neg, BOX[None]).max() <= 0.5 + 1e-9
+    factor = neg[:, 2] / BOX[2]
+    np.testing.assert_allclose(neg[:, 3] / BOX[3], factor)  # aspect kept
+    assert factor.min() >= 0.5 - 1e-9 and factor.max() <= 2.0 + 1e-9
+    assert np.all(np.abs(centers(neg) - centers(BOX)) <= BOX[2:] + 1e-9)  # one box per axis
+    assert np.all(neg[:, :2] >= 0) and np.all(neg[:, :2] + neg[:, 2:] <= [120, 90])
+    # boxes inside the target (what a shrinking box looks like) are among them
+    inside = (neg[:, :2] >= BOX[:2]) & (neg[:, :2] + neg[:, 2:] <= BOX[:2] + BOX[2:])
+    assert inside.all(axis=1).sum() >= 5
+    # max_iou 0: only boxes shifted clear of the target qualify
+    apart = sample_near_negatives(rng, BOX, 20, 0.0, 1.5, bounds)
+    assert len(apart) == 20 and box_iou(apart, BOX[None]).max() == 0.0
 
 
 def test_negatives_near_a_corner_still_come_back():

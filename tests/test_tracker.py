@@ -3,6 +3,8 @@ determinism, ablation switches and weights files."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,7 @@ from gdt_core.ope import score_sequence
 from gdt_core.otb import load_sequence_dir
 from gdt_core.sampling import sample_candidates
 from gdt_core.synthetic_otb import write_synthetic_sequence
-from gdt_core.tracker import GDTTracker, _keep_reachable
+from gdt_core.tracker import GDTTracker, _select_box
 from gdt_core.trackers import make_tracker
 from gdt_core.tracking import run_ope
 
@@ -251,8 +253,7 @@ class _LearnAtOnce(GDTTracker):
         with torch.no_grad():
             x = self.net.fc(read(cands))
             scores = self.layer.score(x)
-        best = int(torch.argmax(scores))
-        box = _keep_reachable(cands[best], *size)
+        box, best = _select_box(cands, scores, self._box, c, size)
         learn = (
             o.backprop
             and float(scores[best]) >= o.score_threshold
@@ -309,3 +310,20 @@ def test_deferred_learning_gives_the_boxes_of_learning_at_once(cfg, flush_rank):
         torch.testing.assert_close(got[0].layer.pos.var, ref_layer.pos.var, rtol=1e-3, atol=1e-4)
         ref_layer = got[1].layer
     assert got[0].online_updates == 7  # learning ran on every frame
+
+
+def test_select_box_is_the_arg_max_or_the_k_best_mean_with_damped_size(cfg):
+    cands = np.array([[10, 10, 20, 10], [14, 8, 40, 20], [0, 0, 5, 5.0]])
+    scores = torch.tensor([3.0, 5.0, -1.0])
+    prev = np.array([10.0, 10.0, 20.0, 10.0])
+    plain = dataclasses.replace(cfg.candidates, top_k=1, scale_damping=1.0)
+    box, best = _select_box(cands, scores, prev, plain, (200, 100))
+    assert best == 1 and np.allclose(box, cands[1])  # eq. 5
+    two = dataclasses.replace(cfg.candidates, top_k=2, scale_damping=0.5)
+    box, best = _select_box(cands, scores, prev, two, (200, 100))
+    # centres (34, 18) and (20, 15) -> (27, 16.5); sizes: geometric mean sqrt(20 * 40) =
+    # 28.28 x sqrt(10 * 20) = 14.14, i.e. 1.414x the previous 20 x 10, damped to 1.414^0.5
+    factor = np.sqrt(np.sqrt(2.0))
+    w, h = 20 * factor, 10 * factor
+    assert best == 1
+    np.testing.assert_allclose(box, [27 - w / 2, 16.5 - h / 2, w, h])

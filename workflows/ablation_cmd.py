@@ -81,8 +81,9 @@ def ablation(
     for kind in sorted({v.weights for v in chosen}):
         if not sources[kind]:
             click.secho(
-                f"warning: no {flags[kind]}: the variants that need {kind} weights run on a "
-                "RANDOMLY INITIALISED network (seeded); their numbers say nothing about Table 1",
+                f"warning: no {flags[kind]}: the variants that need {kind} weights run on the "
+                "cached ImageNet weights (gdt-flow weights fetch) or, without them, a random "
+                "network; their numbers are not Table 1's",
                 fg="yellow",
                 err=True,
             )

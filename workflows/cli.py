@@ -44,3 +44,7 @@ main.add_command(demo)
 from workflows.track_cmd import track  # noqa: E402
 
 main.add_command(track)
+
+from workflows.weights_cmd import weights  # noqa: E402
+
+main.add_command(weights)

@@ -89,7 +89,7 @@ def run_one_evaluation(
     from workflows.evaluation import EvaluationSpec, missing_targets, weights_fingerprint
     from workflows.evaluation_summary import summarize_run, write_summary
     from workflows.mlflow_store import code_version, resolve_tracking_uri
-    from workflows.weights import resolve_weights
+    from workflows.weights import gdt_weights, resolve_weights
 
     missing = missing_targets(otb_root, sequences, sequence_table)
     if missing:
@@ -97,17 +97,12 @@ def run_one_evaluation(
         if strict:
             raise click.ClickException(message + " (--strict)")
         click.secho(f"warning: {message}; skipped", fg="yellow", err=True)
+    weights = gdt_weights(weights, tracker)
     try:
         local = resolve_weights(weights, resolve_tracking_uri(cfg.mlflow.tracking_uri))
         weights_id = weights_fingerprint(local)
     except (WeightsError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
-    if local is None and tracker == "gdt" and not quiet:
-        click.secho(
-            "note: no --weights given: the GDT network is randomly initialised (seeded)",
-            fg="yellow",
-            err=True,
-        )
     spec = EvaluationSpec(
         config=cfg,
         tracker=tracker,

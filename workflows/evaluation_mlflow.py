@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from workflows.evaluation import read_manifest
 from workflows.evaluation_summary import PLOTS_DIR, REPORT_JSON, TARGETS_CSV, read_summary
 from workflows.mlflow_store import code_version
+from workflows.weights_fetch import weights_name
 
 LOGGED_MARKER = "mlflow_run.json"
 BATCH = 100  # MLflow's log_batch takes at most 100 params / 1000 metrics per call
@@ -55,16 +56,25 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def weights_label(manifest: dict[str, Any]) -> str:
+    """Which weights ran: the cache's provenance name (``alexnet-imagenet-conv``) for the
+    fetched ImageNet weights, else the URI or path as given, ``random-init`` for a GDT run
+    without weights, ``none`` for a baseline."""
+    if manifest["tracker"] != "gdt":
+        return "none"
+    path = manifest.get("weights_path")
+    if path and weights_name(path) != str(path):
+        return weights_name(path)
+    return str(manifest.get("weights_uri") or "random-init")
+
+
 def evaluation_params(manifest: dict[str, Any]) -> dict[str, str]:
     """The resolved config (dotted keys) plus what was evaluated on which data."""
     params = {k: str(v) for k, v in _flatten(manifest["config"]).items()}
     params.update(
         {
             "tracker": manifest["tracker"],
-            "weights": str(
-                manifest.get("weights_uri")
-                or ("random-init" if manifest["tracker"] == "gdt" else "none")
-            ),
+            "weights": weights_label(manifest),
             "sequences": ",".join(manifest["sequences"]),
             "num_sequences": str(len(manifest["sequences"])),
             "otb_root": str(manifest["otb_root"]),

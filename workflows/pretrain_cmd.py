@@ -58,7 +58,11 @@ def build_patches_command(
 @click.option("--num-workers", type=int, help="Ray Train workers (default ray.train_workers).")
 @click.option("--use-gpu/--no-gpu", default=None, help="Train on GPUs (default ray.use_gpu).")
 @click.option("--iterations", type=int, help="SGD steps (default phase1.iterations).")
-@click.option("--init", help="Initial weights: file, runs:/ or models:/ URI (default random).")
+@click.option(
+    "--init",
+    help="Initial weights: file, runs:/ or models:/ URI (default: the ImageNet weights of "
+    "`gdt-flow weights fetch`, else a random network).",
+)
 @click.option("--address", help="Ray cluster address (default: a local Ray).")
 @click.option("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI/sqlite).")
 @click.option(
@@ -102,8 +106,10 @@ def pretrain_command(
             "mlflow.tracking_uri": tracking_uri,
         },
     )
+    from .weights import gdt_weights
+
     try:
-        result = run_pretrain(cfg, det_root, patches, init, storage, split)
+        result = run_pretrain(cfg, det_root, patches, gdt_weights(init), storage, split)
     except (FileNotFoundError, ValueError) as exc:  # incl. WeightsError (a ValueError)
         raise click.ClickException(str(exc)) from None
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.final_metrics.items()))

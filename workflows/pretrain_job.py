@@ -49,6 +49,7 @@ from .mlflow_store import code_version, ensure_experiment, resolve_tracking_uri
 from .patches_job import build_patches
 from .ray_runtime import init_ray
 from .weights import CHECKPOINT_NAME, resolve_weights, use_tracking_uri
+from .weights_fetch import weights_name
 
 MODEL_ALIAS = "latest-pretrain"
 MODEL_NAME = "model"  # the MLflow model's name inside the run
@@ -200,7 +201,7 @@ def _log_inputs(
     tags = {"gdt.command": "pretrain", "gdt.code_version": version}
     tags["mlflow.source.git.commit"] = version.split("+")[0]
     client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-    _log_params(client, run_id, {**cfg.flat(), "init": init or "random"})
+    _log_params(client, run_id, {**cfg.flat(), "init": weights_name(init) if init else "random"})
     client.log_artifact(run_id, str(patch_dir / MANIFEST), "patches")
     counts = {
         "patches_object": manifest["counts"]["object"],

@@ -297,6 +297,7 @@ def open_parent_run(context: SweepContext) -> str:
     from mlflow import MlflowClient
     from mlflow.entities import Param
 
+    from .evaluation_mlflow import weights_label
     from .mlflow_store import code_version
 
     client = MlflowClient(tracking_uri=context.tracking_uri)
@@ -319,7 +320,13 @@ def open_parent_run(context: SweepContext) -> str:
         "sweep.num_samples": str(context.num_samples),
         "sweep.tracker": context.tracker,
         "sweep.sequences": ",".join(context.targets),
-        "sweep.weights": context.weights_uri or "random-init",
+        "sweep.weights": weights_label(
+            {
+                "tracker": context.tracker,
+                "weights_uri": context.weights_uri,
+                "weights_path": context.weights_path,
+            }
+        ),
         "sweep.otb_root": context.otb_root,
     }
     client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()])

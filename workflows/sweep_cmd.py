@@ -54,7 +54,7 @@ def _new_context(
     from workflows.mlflow_store import ensure_experiment, resolve_tracking_uri
     from workflows.sweep import SweepContext
     from workflows.sweep_space import grid_size, resolve_space
-    from workflows.weights import resolve_weights
+    from workflows.weights import gdt_weights, resolve_weights
 
     try:
         space = resolve_space(params, cfg, values)
@@ -71,6 +71,7 @@ def _new_context(
         check_reachable(tracking_uri)
     except TrackingServerUnreachable as exc:
         raise click.ClickException(str(exc)) from None
+    weights = gdt_weights(weights, tracker)
     is_file = weights and not weights.startswith(("runs:/", "models:/"))
     weights_uri = str(Path(weights).resolve()) if is_file else weights
     try:

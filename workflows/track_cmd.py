@@ -69,7 +69,7 @@ def _write_video(path: Path, seq, boxes, scores) -> None:
 @click.option(
     "--weights",
     help="Network weights: a checkpoint file, runs:/... or models:/... "
-    "(default: the seeded random initialisation).",
+    "(default: the ImageNet weights of `gdt-flow weights fetch`, else a random network).",
 )
 @config_options
 @click.option(
@@ -93,12 +93,13 @@ def track(sequence, otb_root, tracker_name, weights, overlays, overrides, out, v
     from gdt_core.ope import score_sequence
     from gdt_core.trackers import make_tracker
     from gdt_core.tracking import run_ope
-    from workflows.weights import resolve_weights
+    from workflows.weights import gdt_weights, resolve_weights
 
     cfg = build_config(overlays, overrides)
     seq = _load(sequence, otb_root)
     try:
-        tracker = make_tracker(tracker_name, cfg, resolve_weights(weights, cfg.mlflow.tracking_uri))
+        local = resolve_weights(gdt_weights(weights, tracker_name), cfg.mlflow.tracking_uri)
+        tracker = make_tracker(tracker_name, cfg, local)
     except WeightsError as exc:
         raise click.ClickException(str(exc)) from None
     except ValueError as exc:  # unknown tracker name

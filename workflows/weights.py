@@ -20,12 +20,39 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
+
 from gdt_core.network import WeightsError
 
 from .mlflow_store import resolve_tracking_uri
+from .weights_fetch import cached_weights, weights_name
 
 CHECKPOINT_NAME = "gdt_net.pt"
 _ALIAS_SLASH = re.compile(r"^models:/([^/@]+)/@([^/]+)$")
+
+
+_RANDOM_NETWORK_SAID: list[bool] = []
+
+
+def gdt_weights(spec: str | None, tracker: str = "gdt") -> str | None:
+    """``--weights`` as given; for GDT without it, the cached ImageNet weights (``gdt-flow
+    weights fetch``) when present, else ``None`` -- said once per process, plainly, with the
+    fix: GDT then runs on a randomly initialised network."""
+    if spec or tracker != "gdt":
+        return spec
+    cached = cached_weights()
+    if cached is not None:
+        click.echo(f"weights: {weights_name(cached)} ({cached})", err=True)
+        return str(cached)
+    if not _RANDOM_NETWORK_SAID:
+        _RANDOM_NETWORK_SAID.append(True)
+        click.secho(
+            "warning: GDT runs on a RANDOMLY INITIALISED network (no --weights, no cached "
+            "ImageNet weights): run `gdt-flow weights fetch` once, or pass --weights",
+            fg="yellow",
+            err=True,
+        )
+    return None
 
 
 @contextlib.contextmanager

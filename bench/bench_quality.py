@@ -1,0 +1,103 @@
+"""Tracking quality: GDT (ImageNet weights, default config) beside OpenCV CSRT on real OTB.
+
+    python -m bench.bench_quality [--paths pooled] [--baseline csrt] [--weights FILE]
+                                  [--targets A,B] [--max-frames N] [--set key=value ...]
+    python -m bench.bench_quality --paths crop,pooled          # both candidate paths
+
+All trackers run in this one process on every frame of the shared targets
+(``../shared/data/otb``), one after the other per target, and are scored by the OTB rules
+(:mod:`gdt_core.ope`). Prints, per target and overall, AUC (success score), precision@20 and
+frames/s (init included), then the AUC per OTB attribute (from the sequence table: targets
+carrying it / AUC per tracker). The weights default to the cache of ``gdt-flow weights
+fetch``, else ``../shared/weights/alexnet-imagenet-conv.pth``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from bench.bench_tracker import DEFAULT_OTB, TARGETS, FirstFrames
+from gdt_core.config import load_config
+from gdt_core.ope import score_tracker
+from gdt_core.otb import ATTRIBUTES, load_sequence
+from gdt_core.trackers import make_tracker
+from gdt_core.tracking import run_ope
+from workflows.weights_fetch import cached_weights
+
+SHARED_WEIGHTS = DEFAULT_OTB.parents[1] / "weights" / "alexnet-imagenet-conv.pth"
+
+
+def default_weights() -> Path | None:
+    """The fetched ImageNet weights, else the shared copy, else ``None`` (random network)."""
+    return cached_weights() or (SHARED_WEIGHTS if SHARED_WEIGHTS.is_file() else None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--otb-root", default=str(DEFAULT_OTB))
+    parser.add_argument("--targets", default=TARGETS)
+    parser.add_argument("--max-frames", type=int, default=None, help="first N frames per target")
+    parser.add_argument("--paths", default="pooled", help="GDT candidate-feature paths")
+    parser.add_argument("--baseline", default="csrt", help="OpenCV tracker beside GDT ('' = none)")
+    parser.add_argument("--weights", default=None, help="default: the ImageNet weights")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+
+    cfg = load_config(overrides=args.overrides)
+    weights = args.weights or default_weights()
+    trackers = {
+        f"gdt-{path}": ("gdt", cfg.replace({"tracker.candidate_features": path}))
+        for path in filter(None, args.paths.split(","))
+    }
+    if args.baseline:
+        trackers[args.baseline] = (args.baseline, cfg)
+    sequences = [
+        FirstFrames(load_sequence(args.otb_root, name), args.max_frames)
+        for name in args.targets.split(",")
+    ]
+    print(
+        f"{len(sequences)} targets, {sum(len(s) for s in sequences)} frames; weights {weights}; "
+        f"overrides {args.overrides}; {time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    boxes: dict[str, dict[str, object]] = {label: {} for label in trackers}
+    fps: dict[str, dict[str, float]] = {label: {} for label in trackers}
+    for seq in sequences:
+        for label, (name, tcfg) in trackers.items():
+            result = run_ope(make_tracker(name, tcfg, weights if name == "gdt" else None), seq)
+            boxes[label][seq.name], fps[label][seq.name] = result.boxes, result.fps
+        print(f"  {seq.name}: " + ", ".join(f"{k} {v[seq.name]:.1f} fps" for k, v in fps.items()))
+    truth = {seq.name: seq.ground_truth for seq in sequences}
+    attributes = {seq.name: seq.attributes for seq in sequences}
+    scores = {label: score_tracker(label, truth, boxes[label], attributes) for label in trackers}
+    labels = list(trackers)
+    print("\n" + f"{'target':<11}" + "".join(f"{k:>26}" for k in labels))
+    print(f"{'':<11}" + f"{'AUC  P@20   fps':>26}" * len(labels))
+    for seq in sequences:
+        cells = [
+            f"{scores[k].sequences[seq.name].auc:.3f} "
+            f"{scores[k].sequences[seq.name].precision_score:.3f} {fps[k][seq.name]:6.1f}"
+            for k in labels
+        ]
+        print(f"{seq.name:<11}" + "".join(f"{c:>26}" for c in cells))
+    total = {
+        k: sum(len(s) for s in sequences) / sum(len(s) / fps[k][s.name] for s in sequences)
+        for k in labels
+    }
+    cells = [
+        f"{scores[k].overall.auc:.3f} {scores[k].overall.precision_score:.3f} {total[k]:6.1f}"
+        for k in labels
+    ]
+    print(f"{'overall':<11}" + "".join(f"{c:>26}" for c in cells))
+    print("\nAUC per attribute (targets carrying it)")
+    print(f"{'attribute':<11}{'targets':>8}" + "".join(f"{k:>12}" for k in labels))
+    for attr in ATTRIBUTES:
+        if attr in scores[labels[0]].attributes:
+            n = sum(attr in a for a in attributes.values())
+            cells = "".join(f"{scores[k].attributes[attr].auc:>12.3f}" for k in labels)
+            print(f"{attr:<11}{n:>8}{cells}")
+
+
+if __name__ == "__main__":
+    main()
