@@ -9,6 +9,7 @@ values with an error naming the key.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import typing
 from collections.abc import Iterable, Mapping
@@ -208,16 +209,29 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, A
             yield f"{prefix}{key}", value
 
 
+def nearest_key(key: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'K'?)`` for the known dotted key nearest ``key`` -- one with the same
+    last part first (``tracker.gamma`` -> ``gaussian.gamma``), else the closest spelling --
+    or ``""`` when none is near."""
+    known = list(known)
+    leaf = key.rsplit(".", 1)[-1]
+    same_leaf = [k for k in known if k.rsplit(".", 1)[-1] == leaf]
+    near = same_leaf or difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
 def _set_dotted(data: dict, key: str, value: Any, *, source: str) -> None:
     parts = key.split(".")
     node = data
+    hint = nearest_key(key, (k for k, _ in _flatten(data)))
     for i, part in enumerate(parts[:-1]):
         child = node.get(part)
         if not isinstance(child, dict):
-            raise ConfigError(f"{source}: unknown key '{'.'.join(parts[: i + 1])}' (in '{key}')")
+            where = ".".join(parts[: i + 1])
+            raise ConfigError(f"{source}: unknown key '{where}' (in '{key}'){hint}")
         node = child
     if parts[-1] not in node:
-        raise ConfigError(f"{source}: unknown key '{key}'")
+        raise ConfigError(f"{source}: unknown key '{key}'{hint}")
     node[parts[-1]] = value
 
 

@@ -16,6 +16,7 @@ image file number ``k + img_offset``. Boxes are 0-based in memory
 from __future__ import annotations
 
 import csv
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,8 +119,10 @@ def sequence_names(spec: str, table: dict[str, SequenceInfo] | None = None) -> l
         raise OTBDataError(f"empty sequence list {spec!r}")
     unknown = [name for name in names if name not in table]
     if unknown:
+        near = difflib.get_close_matches(unknown[0], list(table), n=1, cutoff=0.7)
+        hint = f" (did you mean {near[0]}?)" if near else ""
         raise OTBDataError(
-            f"unknown OTB sequence(s) {', '.join(unknown)} in {spec!r}; use one of "
+            f"unknown OTB sequence(s) {', '.join(unknown)} in {spec!r}{hint}; use one of "
             f"{', '.join(NAMED_LISTS)} or names from datasets/otb/sequences.csv"
         )
     return names

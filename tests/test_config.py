@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gdt_core.config import ConfigError, load_config, parse_override
@@ -68,3 +70,19 @@ def test_flat_and_replace_round_trip():
     assert flat["gaussian.gamma"] == 0.95
     assert cfg.replace({"candidates.num_scales": 5}).candidates.num_scales == 5
     assert cfg.candidates.num_scales == 3  # frozen: replace made a copy
+
+
+@pytest.mark.parametrize(
+    ("override", "suggestion"),
+    [
+        ("tracker.gamma=0.9", "did you mean 'gaussian.gamma'"),  # right leaf, wrong section
+        ("gaussian.gama=0.9", "did you mean 'gaussian.gamma'"),  # misspelt
+        ("candidate.num_scales=1", "did you mean 'candidates.num_scales'"),
+    ],
+)
+def test_unknown_key_suggests_the_nearest(override, suggestion):
+    with pytest.raises(ConfigError, match=re.escape(suggestion)):
+        load_config(overrides=[override])
+    with pytest.raises(ConfigError) as exc:
+        load_config(overrides=["zzz.qqq=1"])
+    assert "did you mean" not in str(exc.value)

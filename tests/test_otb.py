@@ -59,6 +59,11 @@ def test_sequence_names_accepts_lists_and_names_unknown_targets():
         sequence_names("David,Nope")
     with pytest.raises(OTBDataError, match="empty"):
         sequence_names(" , ")
+    with pytest.raises(OTBDataError, match=r"Footbal1 .*\(did you mean Football1\?\)"):
+        sequence_names("Footbal1")
+    with pytest.raises(OTBDataError) as exc:
+        sequence_names("Qqqqqq")
+    assert "did you mean" not in str(exc.value)
 
 
 @pytest.mark.parametrize("name", list(REAL_TARGETS))
