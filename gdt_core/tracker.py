@@ -8,7 +8,13 @@ update -- forward: score the candidate set X (eq. 4), take the arg-max (eq. 5; w
           Gaussians (stage 1, eqs. 6-7); backward: one fc-only iteration (stage 2, eqs.
           8-11) when S(x*) >= ``online.score_threshold`` and the cosine similarity of x*'s
           features to those of the last updated frame's target is >=
-          ``online.similarity_threshold``.
+          ``online.similarity_threshold``. fc6 (151 MB of weights) runs once per frame on
+          the previous frame's samples and this frame's candidates together; stage 2 steps
+          from those outputs (:func:`~gdt_core.finetune.online_step`, equal to plain SGD) and
+          shifts the candidates' fc6 outputs by its exact low-rank effect. fc6's weight steps
+          are written into the weight ``tracker.fc6_flush_rank`` sample rows at a time
+          (:class:`~gdt_core.fc6_steps.Fc6Steps`): between writes ``net.fc6.weight`` lacks
+          the pending ones, whose effect every fc6 output of the tracker includes.
 
 Scale (issue 18): with ImageNet features the plain arg-max over 3 scales shrank the box
 frame after frame (Crossing 17 x 50 -> 2 x 6 px). Held fixed (gamma = 1, no stage 2) the
@@ -17,13 +23,7 @@ step too small makes the positive Gaussian a box too small, and with far negativ
 nothing penalises boxes inside the target. Near negatives (shifted and scaled, IoU <= 0.5,
 :func:`~gdt_core.sampling.sample_near_negatives`), a variance floor that keeps eq. 3 from
 resting on a few near-constant attributes, the k-best mean and the damping each moved the
-AUC up; the README gives the numbers. fc6 (151 MB of weights) runs once per frame on
-          the previous frame's samples and this frame's candidates together; stage 2 steps
-          from those outputs (:func:`~gdt_core.finetune.online_step`, equal to plain SGD) and
-          shifts the candidates' fc6 outputs by its exact low-rank effect. fc6's weight steps
-          are written into the weight ``tracker.fc6_flush_rank`` sample rows at a time
-          (:class:`~gdt_core.fc6_steps.Fc6Steps`): between writes ``net.fc6.weight`` lacks
-          the pending ones, whose effect every fc6 output of the tracker includes.
+AUC up; the README gives the numbers.
 
 Ablations (Table 1): ``online.backprop=false`` ("no bp"), ``phase2.enabled=false``,
 ``network.feature=pretrained_fc7`` (the plain network's 4096-d fc7). Deterministic for
@@ -303,8 +303,8 @@ def _mean_box(boxes: np.ndarray) -> np.ndarray:
 
 
 def _damped(box: np.ndarray, previous: np.ndarray, damping: float) -> np.ndarray:
-    """``box`` (the arg-max of eq. 5) with its size moved from ``previous``'s only by the
-    factor ``(size / previous size)^damping`` (the centre kept): the scale change damped."""
+    """``box`` with its size moved from ``previous``'s only by the factor ``(size / previous
+    size)^damping`` (the centre kept): the scale change damped."""
     if damping == 1.0:
         return box
     centre = box[:2] + box[2:] / 2
