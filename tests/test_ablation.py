@@ -108,3 +108,19 @@ def test_ablation_runs_eight_variants_as_child_runs(ray_local, tmp_path: Path):
         assert child.data.tags["gdt.variant"] == v.name
     parent_files = {f.path for f in client.list_artifacts(parent.info.run_id, "plots")}
     assert "plots/success_overall.png" in parent_files  # Fig. 2: the variants side by side
+
+
+def test_ablation_with_no_target_scored_exits_non_zero(ray_local, tmp_path: Path):
+    root, table = make_otb_root(tmp_path / "data", frames=6)
+    (root / "SynA" / "groundtruth_rect.txt").write_text("1,2,3\n")
+    objectness, _ = _weights(tmp_path)
+    args = [
+        "ablation", "--otb-root", str(root), "--sequence-table", str(table),
+        "--sequences", "SynA", "--out", str(tmp_path / "abl"), "--variants", "GDT,GDT-nobp",
+        "--objectness-weights", str(objectness),
+        "--set", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+    ]  # fmt: skip
+    args += [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output
+    assert "no variant scored a target" in res.output

@@ -164,6 +164,30 @@ def test_cli_evaluate_logs_a_complete_mlflow_run(ray_local, tmp_path: Path):
             "failures/SynC.txt"} <= artifacts  # fmt: skip
 
 
+def test_evaluate_with_no_target_scored_fails_and_so_does_its_mlflow_run(ray_local, tmp_path: Path):
+    from mlflow import MlflowClient
+
+    root, table = make_otb_root(tmp_path / "data")
+    for name in TARGETS:
+        (root / name / "groundtruth_rect.txt").write_text("1,2,3\n")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    res = CliRunner().invoke(
+        main,
+        [
+            "evaluate", "--otb-root", str(root), "--sequence-table", str(table),
+            "--sequences", ",".join(TARGETS), "--tracker", "csrt",
+            "--out", str(tmp_path / "run"), "--json", str(tmp_path / "report.json"),
+            "--set", f"mlflow.tracking_uri={uri}", "--set", "mlflow.experiment=eval-none",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert f"no target was scored: {len(TARGETS)} failed" in res.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    run = MlflowClient(tracking_uri=uri).get_run(report["mlflow_run_id"])
+    assert run.info.status == "FAILED" and run.data.tags["gdt.status"] == "failed"
+    assert "auc" not in run.data.metrics
+
+
 def test_unreachable_mlflow_keeps_results_and_log_run_logs_them(ray_local, otb, tmp_path: Path):
     from mlflow import MlflowClient
 

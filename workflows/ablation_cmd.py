@@ -65,6 +65,8 @@ def ablation(
         write_ablation,
     )
     from workflows.mlflow_store import code_version, resolve_tracking_uri
+    from workflows.weights import gdt_weights
+    from workflows.weights_fetch import weights_name
 
     cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
     chosen = list(VARIANTS)
@@ -76,10 +78,10 @@ def ablation(
                 f"unknown variant(s) {unknown}; choose from {[v.key for v in VARIANTS]}"
             )
         chosen = [v for v in VARIANTS if v.key in keys]
-    sources = {"objectness": objectness_weights, "pretrained": pretrained_weights}
+    given = {"objectness": objectness_weights, "pretrained": pretrained_weights}
     flags = {"objectness": "--objectness-weights", "pretrained": "--pretrained-weights"}
     for kind in sorted({v.weights for v in chosen}):
-        if not sources[kind]:
+        if not given[kind]:
             click.secho(
                 f"warning: no {flags[kind]}: the variants that need {kind} weights run on the "
                 "cached ImageNet weights (gdt-flow weights fetch) or, without them, a random "
@@ -87,52 +89,55 @@ def ablation(
                 fg="yellow",
                 err=True,
             )
+    sources = {kind: gdt_weights(spec) for kind, spec in given.items()}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     from workflows.evaluate_job import TrackingPool
 
     pool = TrackingPool(cfg)  # the variants share warm actors
     rows = []
-    for variant in chosen:
-        vcfg = variant_config(cfg, variant)
-        click.echo(f"== {variant.name} ==")
-        result, summary, _ = run_one_evaluation(
-            vcfg,
-            tracker="gdt",
-            weights=sources[variant.weights],
-            otb_root=otb_root,
-            anno_dir=anno_dir,
-            sequences=names,
-            run_dir=out / variant.key,
-            label=variant.key,
-            sequence_table=sequence_table,
-            compare_with=list(compare_with),
-            strict=strict,
-            quiet=True,
-            attribute_plots=False,  # per attribute: the variants side by side, below
-            pool=pool,
-        )
-        scores = summary["trackers"].get(variant.key)
-        rows.append(
-            {
-                "key": variant.key,
-                "name": variant.name,
-                "weights": sources[variant.weights] or "random-init",
-                "precision": scores["precision"] if scores else None,
-                "success": scores["auc"] if scores else None,
-                "fps": scores["fps"] if scores else None,
-                "feature_dim": feature_dim(vcfg),
-                "paper_precision": variant.paper_precision,
-                "paper_success": variant.paper_success,
-                "paper_dim": variant.paper_dim,
-                "failed": sorted(summary["failed"]),
-            }
-        )
-    pool.close()
+    try:
+        for variant in chosen:
+            vcfg = variant_config(cfg, variant)
+            click.echo(f"== {variant.name} ==")
+            result, summary, _ = run_one_evaluation(
+                vcfg,
+                tracker="gdt",
+                weights=sources[variant.weights],
+                otb_root=otb_root,
+                anno_dir=anno_dir,
+                sequences=names,
+                run_dir=out / variant.key,
+                label=variant.key,
+                sequence_table=sequence_table,
+                compare_with=list(compare_with),
+                strict=strict,
+                quiet=True,
+                attribute_plots=False,  # per attribute: the variants side by side, below
+                pool=pool,
+            )
+            scores = summary["trackers"].get(variant.key)
+            rows.append(
+                {
+                    "key": variant.key,
+                    "name": variant.name,
+                    "weights": weights_name(sources[variant.weights]),
+                    "precision": scores["precision"] if scores else None,
+                    "success": scores["auc"] if scores else None,
+                    "fps": scores["fps"] if scores else None,
+                    "feature_dim": feature_dim(vcfg),
+                    "paper_precision": variant.paper_precision,
+                    "paper_success": variant.paper_success,
+                    "paper_dim": variant.paper_dim,
+                    "failed": sorted(summary["failed"]),
+                }
+            )
+    finally:
+        pool.close()
     params = {
         "sequences": ",".join(names),
-        "objectness_weights": objectness_weights or "random-init",
-        "pretrained_weights": pretrained_weights or "random-init",
+        "objectness_weights": weights_name(sources["objectness"]),
+        "pretrained_weights": weights_name(sources["pretrained"]),
         "variants": ",".join(v.key for v in chosen),
     }
     write_ablation(out, rows, {"params": params, "code_version": code_version()})
@@ -145,6 +150,8 @@ def ablation(
         from workflows.ablation import read_ablation
 
         Path(json_out).write_text(json.dumps(read_ablation(out), indent=1))
+    if all(row["success"] is None for row in rows):
+        raise click.ClickException(f"no variant scored a target (results in {out})")
     failed = [row["key"] for row in rows if row["failed"]]
     if failed and strict:
         raise click.ClickException(f"variants with failed targets: {', '.join(failed)}")

@@ -247,6 +247,10 @@ def evaluate(
         click.echo(f"MLflow run {run_id}")
     if json_out:
         Path(json_out).write_text(json.dumps(summary, indent=1))
+    if not result.done:
+        raise click.ClickException(
+            f"no target was scored: {len(result.failed)} failed (errors in {result.run_dir})"
+        )
     if result.failed:
         failed = ", ".join(r.sequence for r in result.failed)
         message = f"{len(result.failed)} target(s) failed: {failed} (errors in {result.run_dir})"

@@ -126,13 +126,14 @@ def log_evaluation(
     check_reachable(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
     failed = summary.get("failed", {})
+    scored = label in summary.get("trackers", {})  # absent when no target finished
     tags = {
         "gdt.code_version": manifest.get("code_version") or code_version(),
         "mlflow.source.git.commit": (manifest.get("code_version") or code_version()).split("+")[0],
         "gdt.tracker": manifest["tracker"],
         "gdt.label": label,
         "gdt.run_dir": str(run_dir.resolve()),
-        "gdt.status": "partial" if failed else "complete",
+        "gdt.status": ("partial" if failed else "complete") if scored else "failed",
         "gdt.failed_targets": ",".join(sorted(failed)),
         **{f"failed/{seq}": error[:MAX_TAG] for seq, error in failed.items()},
         **(extra_tags or {}),
@@ -154,7 +155,7 @@ def log_evaluation(
     except Exception:
         client.set_terminated(run_id, status="FAILED")
         raise
-    client.set_terminated(run_id, status="FINISHED")
+    client.set_terminated(run_id, status="FINISHED" if scored else "FAILED")
     marker = {"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": run_id}
     (run_dir / LOGGED_MARKER).write_text(json.dumps(marker, indent=1))
     return run_id
