@@ -30,6 +30,15 @@ def _box_from(center: np.ndarray, size: np.ndarray) -> np.ndarray:
     return np.concatenate([center - size / 2, size], axis=-1)
 
 
+def _inside(boxes: np.ndarray, bounds: tuple[float, float, float, float] | None) -> np.ndarray:
+    """Which ``boxes`` lie wholly inside ``bounds`` ``(x0, y0, x1, y1)`` (all when None)."""
+    if bounds is None:
+        return np.ones(len(boxes), dtype=bool)
+    x0, y0, x1, y1 = bounds
+    lo = (boxes[:, 0] >= x0) & (boxes[:, 1] >= y0)
+    return lo & (boxes[:, 0] + boxes[:, 2] <= x1) & (boxes[:, 1] + boxes[:, 3] <= y1)
+
+
 def sample_positives(
     rng: np.random.Generator, box: np.ndarray, n: int, min_iou: float
 ) -> np.ndarray:
@@ -77,11 +86,7 @@ def sample_negatives(
     c = centers(box) + unit * radius[:, None] * box[2:]
     out = _box_from(c, np.broadcast_to(box[2:], (m, 2)))
     inside = (c[:, 0] >= 0) & (c[:, 1] >= 0) & (c[:, 0] < image_size[0]) & (c[:, 1] < image_size[1])
-    within = np.ones(m, dtype=bool)
-    if bounds is not None:
-        x0, y0, x1, y1 = bounds
-        within = (out[:, 0] >= x0) & (out[:, 1] >= y0)
-        within &= (out[:, 0] + out[:, 2] <= x1) & (out[:, 1] + out[:, 3] <= y1)
+    within = _inside(out, bounds)
     rank = np.where(within, 0, 2) + np.where(inside, 0, 1)
     return out[np.argsort(rank, kind="stable")[:n]]
 
@@ -110,11 +115,7 @@ def sample_near_negatives(
         m = 8 * n
         size = box[2:] * np.exp(rng.uniform(-1, 1, size=(m, 1)) * np.log(max_scale))
         cand = _box_from(centers(box) + rng.uniform(-1, 1, size=(m, 2)) * box[2:], size)
-        ok = box_iou(cand, box[None]) <= max_iou
-        if bounds is not None:
-            x0, y0, x1, y1 = bounds
-            ok &= (cand[:, 0] >= x0) & (cand[:, 1] >= y0)
-            ok &= (cand[:, 0] + cand[:, 2] <= x1) & (cand[:, 1] + cand[:, 3] <= y1)
+        ok = (box_iou(cand, box[None]) <= max_iou) & _inside(cand, bounds)
         kept.append(cand[ok])
         count += int(ok.sum())
     return np.concatenate(kept)[:n] if kept else np.empty((0, 4))

@@ -63,8 +63,9 @@ def weights_label(manifest: dict[str, Any]) -> str:
     if manifest["tracker"] != "gdt":
         return "none"
     path = manifest.get("weights_path")
-    if path and weights_name(path) != str(path):
-        return weights_name(path)
+    name = weights_name(path) if path else None
+    if name is not None and name != str(path):  # the cache's file: its provenance name
+        return name
     return str(manifest.get("weights_uri") or "random-init")
 
 
