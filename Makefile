@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gdt-flow-installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gdt-flow weights fetch || echo "warning: no ImageNet weights: the demo runs on a random network"
 	$(BIN)/gdt-flow demo --workdir demo_work
+
+# The MLflow UI on the demo's store (http://127.0.0.1:5000).
+ui: $(STAMP)
+	$(BIN)/gdt-flow ui --tracking-uri sqlite:///$(CURDIR)/demo_work/mlflow.db
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -34,12 +34,12 @@ def main() -> None:
         init_ray(num_cpus=2)
         ray_start = time.perf_counter() - start
         # warm-up: start both Ray workers and import the patch code in each (not timed)
-        build_patches(cfg, det, Path(tmp) / "warm", 64, 1, max_parallel=2, log=lambda s: None)
+        build_patches(cfg, [det], Path(tmp) / "warm", 64, 1, max_parallel=2, log=lambda s: None)
         rows = []
         for parallel in (1, 2):
             out = Path(tmp) / f"p{parallel}"
             m = build_patches(
-                cfg, det, out, args.patches, 0, max_parallel=parallel, log=lambda s: None
+                cfg, [det], out, args.patches, 0, max_parallel=parallel, log=lambda s: None
             )
             n = m["counts"]["object"] + m["counts"]["background"]
             size = sum(f.stat().st_size for f in out.glob("shard-*.npz"))

@@ -20,7 +20,9 @@ class BoxFileError(ValueError):
 
 
 def read_box_file(path: str | Path) -> np.ndarray:
-    """``(N, 4)`` float64 boxes as written in ``path``; blank lines are skipped."""
+    """``(N, 4)`` float64 boxes as written in ``path``, one per line. Blank lines at the end
+    are ignored; a blank line before another box is an error (every line is one frame: it
+    would shift every later frame)."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -29,10 +31,17 @@ def read_box_file(path: str | Path) -> np.ndarray:
     except (OSError, UnicodeDecodeError) as exc:
         raise BoxFileError(f"{path}: cannot read box file ({exc})") from None
     rows = []
+    blank = 0  # the first blank line not yet followed by a box
     for lineno, line in enumerate(text.splitlines(), start=1):
         fields = [f for f in _SEPARATORS.split(line.strip()) if f]
         if not fields:
+            blank = blank or lineno
             continue
+        if blank:
+            raise BoxFileError(
+                f"{path}:{blank}: blank line between boxes (one line per frame: remove it, or "
+                "write NaN,NaN,NaN,NaN for a frame without a box)"
+            )
         try:
             values = [float(f) for f in fields]
         except ValueError:

@@ -95,6 +95,10 @@ class Phase1Config:
     """Section 3.2 phase 1 ("obj-general"): objectness fine-tuning of all layers."""
 
     num_patches: int = _f(**_range(2))
+    train_layers: str = _f(**_choices("all", "fc"))
+    pool5_dtype: str = _f(**_choices("float16", "float32"))
+    holdout_fraction: float = _f(**_range(0.0, 1.0))
+    eval_every: int = _f(**_range(1))
     iterations: int = _f(**_range(1))
     batch_size: int = _f(**_range(1))
     learning_rate: float = _f(**_range(0.0, lo_open=True))

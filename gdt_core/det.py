@@ -17,7 +17,9 @@ Boxes: ``bndbox`` corners are read in VOC's 1-based inclusive convention and bec
 continuous 0-based box ``(xmin - 1, ymin - 1, xmax - xmin + 1, ymax - ymin + 1)`` clipped to
 the image; ImageNet files that use 0 as the first pixel are accepted (``xmin = 0`` is clipped,
 not an error). A box is "outside the image" when a corner lies beyond ``[0, width] x
-[0, height]`` or the box is empty.
+[0, height]`` or the box is empty. ``<difficult>1</difficult>`` objects (COCO crowd regions
+in converted sets) are kept as ``ignore`` boxes. COCO JSON: :mod:`gdt_core.coco`; several
+roots and roots of several data sets: :mod:`gdt_core.det_sources`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +46,21 @@ class DetRecordError(ValueError):
 
 @dataclass(frozen=True)
 class DetEntry:
-    """Where one record lives: its XML and the folder + stem its image is looked up by."""
+    """Where one record lives: its XML and the folder + stem its image is looked up by.
+
+    ``source`` names the data set it came from (a folder of a multi-source root); ``parsed``
+    is the record itself where the listing already parsed it (COCO: one JSON holds them all).
+    """
 
     annotation: str
     image_dir: str
     stem: str
+    source: str = ""
+    parsed: DetRecord | None = field(default=None, compare=False, repr=False)
+
+    def key(self) -> tuple[str, str, str, str]:
+        """What identifies the record (a shard's fingerprint hashes these)."""
+        return (self.annotation, self.image_dir, self.stem, self.source)
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,8 @@ class DetRecord:
     height: int
     boxes: np.ndarray  # (N, 4) float64
     names: tuple[str, ...]
+    ignore: np.ndarray  # (N,) bool: VOC <difficult>1, COCO iscrowd: never a positive, never
+    # background (negatives keep clear of them as of every box)
 
 
 @dataclass(frozen=True)
@@ -69,18 +83,6 @@ class Skipped:
 
     path: str
     reason: str
-
-
-def detect_layout(root: Path) -> str:
-    """``"ilsvrc"`` or ``"voc"``; a :class:`FileNotFoundError` naming ``root`` otherwise."""
-    if (root / "Annotations" / "DET").is_dir():
-        return "ilsvrc"
-    if (root / "Annotations").is_dir() and (root / "JPEGImages").is_dir():
-        return "voc"
-    raise FileNotFoundError(
-        f"{root}: neither an ImageNet DET root (Annotations/DET/, Data/DET/) "
-        "nor a PASCAL VOC root (Annotations/, JPEGImages/)"
-    )
 
 
 def _ilsvrc_names(root: Path, split: str) -> list[str]:
@@ -96,19 +98,24 @@ def _ilsvrc_names(root: Path, split: str) -> list[str]:
     return sorted(names)
 
 
-def list_entries(root: str | Path, split: str = "train") -> list[DetEntry]:
-    """Every record of ``root`` (either layout), sorted; nothing is parsed yet."""
+def list_entries(root: str | Path, split: str = "train", source: str = "") -> list[DetEntry]:
+    """Every record of ``root`` (either XML layout), sorted; nothing is parsed yet."""
     root = Path(root)
-    if detect_layout(root) == "voc":
+    if (root / "Annotations").is_dir() and (root / "JPEGImages").is_dir():
         return [
-            DetEntry(str(p), str(root / "JPEGImages"), p.stem)
+            DetEntry(str(p), str(root / "JPEGImages"), p.stem, source)
             for p in sorted((root / "Annotations").glob("*.xml"))
         ]
+    if not (root / "Annotations" / "DET").is_dir():
+        raise FileNotFoundError(
+            f"{root}: neither an ImageNet DET root (Annotations/DET/, Data/DET/) "
+            "nor a PASCAL VOC root (Annotations/, JPEGImages/)"
+        )
     ann, data = root / "Annotations" / "DET" / split, root / "Data" / "DET" / split
     entries = []
     for rel in _ilsvrc_names(root, split):
         image_dir = (data / rel).parent
-        entries.append(DetEntry(str(ann / f"{rel}.xml"), str(image_dir), Path(rel).name))
+        entries.append(DetEntry(str(ann / f"{rel}.xml"), str(image_dir), Path(rel).name, source))
     return entries
 
 
@@ -133,7 +140,12 @@ def _find_image(entry: DetEntry, filename: str | None) -> Path:
 
 
 def read_record(entry: DetEntry) -> DetRecord:
-    """Parse one XML and locate its image; :class:`DetRecordError` if unusable."""
+    """Parse one XML (or take the listing's parse) and locate its image;
+    :class:`DetRecordError` if unusable."""
+    if entry.parsed is not None:
+        if not Path(entry.parsed.image).is_file():
+            raise DetRecordError(entry.annotation, "missing image", entry.parsed.image)
+        return entry.parsed
     path = entry.annotation
     try:
         tree = ET.parse(path)
@@ -148,7 +160,7 @@ def read_record(entry: DetEntry) -> DetRecord:
     width, height = _int(size, "width", path), _int(size, "height", path)
     if width <= 0 or height <= 0:
         raise DetRecordError(path, "invalid size", f"{width} x {height}")
-    boxes, names = [], []
+    boxes, names, ignore = [], [], []
     for i, obj in enumerate(root.iter("object")):
         bnd = obj.find("bndbox")
         if bnd is None:
@@ -161,6 +173,7 @@ def read_record(entry: DetEntry) -> DetRecord:
         x, y = max(x1 - 1, 0), max(y1 - 1, 0)
         boxes.append((x, y, x2 - x, y2 - y))
         names.append((obj.findtext("name") or "").strip())
+        ignore.append((obj.findtext("difficult") or "0").strip() == "1")
     image = _find_image(entry, root.findtext("filename"))
     return DetRecord(
         image=str(image),
@@ -169,6 +182,7 @@ def read_record(entry: DetEntry) -> DetRecord:
         height=height,
         boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
         names=tuple(names),
+        ignore=np.asarray(ignore, dtype=bool),
     )
 
 

@@ -162,10 +162,17 @@ def build_network(cfg: NetworkConfig, seed: int = 0) -> GDTNet:
 def _load_file(path: Path) -> Any:
     if not path.is_file():
         raise WeightsError(f"{path}: weights file not found")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: empty file, not a weights file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle of arbitrary objects, not a torch file
-        raise WeightsError(f"{path}: not a loadable torch weights file ({exc})") from None
+        # torch's own message advises weights_only=False: never repeat that advice
+        if "Unsupported global" in str(exc):
+            reason = "it holds Python objects, not only tensors; refused (weights_only)"
+        else:
+            reason = "not a torch weights file (a state dict saved by torch.save), or truncated"
+        raise WeightsError(f"{path}: {reason}") from None
 
 
 def _check_shapes(path: Path, net: GDTNet, state: dict[str, torch.Tensor]) -> None:

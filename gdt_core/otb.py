@@ -160,12 +160,18 @@ class Sequence:
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` (0 = first tracked frame) as BGR ``uint8`` ``(H, W, 3)``."""
         path = self.frame_paths[index]
+        where = f"frame {self.frame_number(index)} of {self.name}"
         if not path.is_file():
-            raise OTBDataError(f"{path}: missing image (frame {index} of {self.name})")
+            raise OTBDataError(f"{path}: missing image ({where})")
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # grayscale JPEGs come back 3-channel
         if image is None:
-            raise OTBDataError(f"{path}: unreadable image (frame {index} of {self.name})")
+            raise OTBDataError(f"{path}: unreadable image ({where})")
         return image
+
+    def frame_number(self, index: int) -> int:
+        """The 1-based frame number of ``index`` as the benchmark counts it (the sequence
+        table's ``start_frame`` is frame 0's)."""
+        return (self.info.start_frame if self.info is not None else 1) + index
 
     def __repr__(self) -> str:
         return f"Sequence({self.name!r}, {len(self)} frames)"
@@ -196,7 +202,23 @@ def load_ground_truth(
             f"{info.gt_slice.start + 1}..{info.gt_slice.stop} (frames "
             f"{info.start_frame}..{info.end_frame})"
         )
+    check_first_box(rows[0], path, info.gt_slice.start + 1)
     return from_otb_file(rows)
+
+
+def check_first_box(row: np.ndarray, path: Path, line: int) -> None:
+    """The box tracking starts from (as written, 1-based) must be finite with positive sides:
+    an :class:`OTBDataError` naming the file and line otherwise."""
+    written = ",".join(f"{v:g}" for v in row)
+    if not np.isfinite(row).all():
+        problem = "is not four finite numbers"
+    elif row[2] <= 0 or row[3] <= 0:
+        problem = "has a width or height <= 0"
+    else:
+        return
+    raise OTBDataError(
+        f"{path}:{line}: the first box (x,y,w,h = {written}) {problem}; tracking starts from it"
+    )
 
 
 def _image_paths(img_dir: Path, info: SequenceInfo) -> list[Path]:
@@ -255,6 +277,7 @@ def load_sequence_dir(path: str | Path, name: str | None = None) -> Sequence:
     )
     gt_path = path / "groundtruth_rect.txt"
     raw = _read_ground_truth(gt_path)
+    check_first_box(raw[0], gt_path, 1)
     if len(raw) > len(images):
         raise OTBDataError(
             f"{gt_path}: {len(raw)} boxes but only {len(images)} images in {img_dir}"

@@ -4,11 +4,12 @@ The paper samples "100k auxiliary image patches from the ImageNet 2014 detection
 For each annotated bounding box, we randomly generate negative examples from the images in
 such a way that they have low intersection of union with the annotated bounding box." Here:
 
-* positives (label 1) = annotated boxes (``>= phase1.min_box_size`` px on both sides), each
-  jittered by up to ``phase1.positive_jitter`` x its size in centre and size;
+* positives (label 1) = annotated boxes (``>= phase1.min_box_size`` px on both sides, not
+  ``ignore``: VOC difficult, COCO crowd), each jittered by up to ``phase1.positive_jitter`` x
+  its size in centre and size;
 * negatives (label 0) = random boxes (side ``0.1-0.8 x sqrt(W*H)``, aspect ``1/2..2``) whose
   continuous IoU (:func:`gdt_core.boxes.box_iou`) with EVERY annotated box of the image is
-  ``< phase1.negative_max_iou``;
+  ``< phase1.negative_max_iou`` (``ignore`` boxes included: a crowd is not background);
 * both cropped and resized to ``network.input_size`` squared.
 
 Determinism: :func:`plan_shards` shuffles the record list with ``seed`` and cuts it into
@@ -37,7 +38,9 @@ import json
 import math
 import os
 import zipfile
+import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +52,7 @@ from .boxes import box_iou
 from .config import Config
 from .det import DetEntry, DetRecord, DetRecordError, Skipped, read_record
 
-PATCH_FORMAT = "gdt-flow-patches/1"
+PATCH_FORMAT = "gdt-flow-patches/2"
 LABEL_NAMES = ("background", "object")  # label 0, label 1
 NEGATIVE_SIDE = (0.1, 0.8)  # negatives' side as a fraction of sqrt(W * H)
 NEGATIVE_LOG_ASPECT = math.log(2.0)
@@ -96,7 +99,9 @@ class ShardSpec:
 
     def fingerprint(self, params: PatchParams) -> str:
         """Hash of everything the shard's bytes depend on (``PATCH_FORMAT`` included)."""
-        payload = json.dumps([PATCH_FORMAT, asdict(self), asdict(params)], sort_keys=True)
+        spec = [self.index, self.seed, [e.key() for e in self.entries]]
+        spec += [self.num_positive, self.num_negative]
+        payload = json.dumps([PATCH_FORMAT, spec, asdict(params)], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -209,6 +214,8 @@ class ShardResult:
     num_positive: int
     num_negative: int
     positives_per_name: dict[str, int]
+    positives_per_source: dict[str, int]
+    negatives_per_source: dict[str, int]
     records_used: int
     skipped: list[dict[str, str]]
     sha256: str
@@ -216,7 +223,9 @@ class ShardResult:
     cpu_seconds: float = 0.0  # its process CPU time (set by the job)
 
 
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` as an uncompressed ``.npz`` without pickles or timestamps (equal content,
+    equal bytes), written to a temporary name and renamed: never half a file."""
     tmp = path.with_name(path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
         for key, arr in arrays.items():
@@ -238,7 +247,8 @@ def sample_record(
     usable boxes gives none (its quota moves to the next records).
     """
     w, h = record.width, record.height
-    usable = np.flatnonzero((record.boxes[:, 2:] >= params.min_box_size).all(axis=1))
+    big = (record.boxes[:, 2:] >= params.min_box_size).all(axis=1)
+    usable = np.flatnonzero(big & ~record.ignore)
     chosen = np.zeros(0, dtype=int)
     if len(usable):
         first = int(rng.integers(len(usable)))
@@ -262,6 +272,7 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
     source: list[int] = []
     sources: list[str] = []
     names: Counter[str] = Counter()
+    per_source: list[Counter[str]] = [Counter(), Counter()]  # negatives, positives
     skipped: list[Skipped] = []
     need = [spec.num_negative, spec.num_positive]
     encode = [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality]
@@ -280,6 +291,8 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
             continue
         sources.append(record.image)
         names.update(pos_names)
+        per_source[0][entry.source] += len(neg)
+        per_source[1][entry.source] += len(pos)
         for label, found in ((0, neg), (1, pos)):
             for box in found:
                 ok, buf = cv2.imencode(".jpg", crop_patch(image, box, params.input_size), encode)
@@ -293,7 +306,7 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
     offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(b) for b in blobs])
     path = out_dir / f"{spec.name}.npz"
-    _write_npz(
+    write_npz(
         path,
         {
             "jpeg": np.frombuffer(b"".join(blobs), dtype=np.uint8),
@@ -311,6 +324,8 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
         num_positive=int(sum(labels)),
         num_negative=len(labels) - int(sum(labels)),
         positives_per_name=dict(sorted(names.items())),
+        positives_per_source=dict(sorted(per_source[1].items())),
+        negatives_per_source=dict(sorted(per_source[0].items())),
         records_used=len(sources),
         skipped=[asdict(s) for s in skipped],
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -337,24 +352,30 @@ def finished_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) ->
     return result if result.fingerprint == spec.fingerprint(params) else None
 
 
+def _summed(results: list[ShardResult], field: str) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for r in results:
+        total.update(getattr(r, field))
+    return dict(sorted(total.items()))
+
+
 def build_manifest(
-    det_root: str | Path,
+    det_roots: list[str],
     specs: list[ShardSpec],
     results: list[ShardResult],
     params: PatchParams,
     seed: int,
     num_patches: int,
     config: dict[str, Any],
+    listing_skipped: Sequence[Skipped] = (),
 ) -> dict[str, Any]:
-    """The patch set's manifest: seeds, counts per class, skipped records, config."""
+    """The patch set's manifest: seeds, counts per class and per source, skipped records
+    (the listing's and the shards'), config."""
     results = sorted(results, key=lambda r: r.index)
-    skipped = [s for r in results for s in r.skipped]
-    names: Counter[str] = Counter()
-    for r in results:
-        names.update(r.positives_per_name)
+    skipped = [asdict(s) for s in listing_skipped] + [s for r in results for s in r.skipped]
     return {
         "format": PATCH_FORMAT,
-        "det_root": str(det_root),
+        "det_roots": [str(r) for r in det_roots],
         "seed": seed,
         "num_patches_requested": num_patches,
         "num_shards": len(specs),
@@ -363,8 +384,10 @@ def build_manifest(
             "background": sum(r.num_negative for r in results),
             "object": sum(r.num_positive for r in results),
         },
-        "positives_per_name": dict(sorted(names.items())),
-        "records_listed": sum(len(s.entries) for s in specs),
+        "positives_per_name": _summed(results, "positives_per_name"),
+        "positives_per_source": _summed(results, "positives_per_source"),
+        "negatives_per_source": _summed(results, "negatives_per_source"),
+        "records_listed": sum(len(s.entries) for s in specs) + len(listing_skipped),
         "records_used": sum(r.records_used for r in results),
         "skipped_count": len(skipped),
         "skipped_by_reason": dict(sorted(Counter(s["reason"] for s in skipped).items())),
@@ -395,6 +418,30 @@ class PatchShard:
     def image(self, i: int) -> np.ndarray:
         """Patch ``i`` decoded to a BGR ``(S, S, 3)`` uint8 array (an OpenCV frame)."""
         return decode_patch(self.encoded(i))
+
+
+SPLITS = ("train", "heldout", "all")
+
+
+def split_mask(source: np.ndarray, sources: np.ndarray, split: str, fraction: float) -> np.ndarray:
+    """Which of a shard's patches (``source`` indices into image paths ``sources``) are in
+    ``split``: ``heldout`` = those whose image path hashes (CRC-32) below ``fraction`` of the
+    range -- whole images, so no photograph gives patches to both splits, whatever the shard
+    layout --, ``train`` the others, ``all`` every one."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split == "all":
+        return np.ones(len(source), dtype=bool)
+    cut = fraction * 2**32
+    held = np.array([zlib.crc32(p.encode()) < cut for p in sources.tolist()], dtype=bool)
+    held = held[source] if len(source) else np.zeros(0, dtype=bool)
+    return held if split == "heldout" else ~held
+
+
+def worker_mask(n: int, offset: int, rank: int, world: int) -> np.ndarray:
+    """Worker ``rank`` of ``world`` keeps the patches whose global index (shard order, then
+    position; this shard starts at ``offset``) is ``rank`` modulo ``world``."""
+    return (offset + np.arange(n)) % world == rank
 
 
 def decode_patch(data: bytes) -> np.ndarray:

@@ -49,12 +49,23 @@ class OPEResult:
         return len(self.boxes) / self.seconds if self.seconds > 0 else float("inf")
 
 
+class OPEInterrupted(RuntimeError):
+    """A frame could not be read or tracked. ``partial`` holds the frames before it (frame 1
+    included), ``index`` the 0-based index of the one that failed; the message is its cause's."""
+
+    def __init__(self, partial: OPEResult, index: int, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.partial = partial
+        self.index = index
+
+
 def run_ope(
     tracker: Tracker,
     sequence: FrameSource,
     progress: Callable[[int, int], None] | None = None,
 ) -> OPEResult:
-    """One-pass evaluation: init on frame 1's ground truth, update on every later frame."""
+    """One-pass evaluation: init on frame 1's ground truth, update on every later frame. A
+    later frame that fails raises :class:`OPEInterrupted` with what was tracked before it."""
     n = len(sequence)
     init_box = np.asarray(sequence.ground_truth[0], dtype=np.float64)
     boxes = np.empty((n, 4))
@@ -65,9 +76,13 @@ def run_ope(
     tracker.init(image, tuple(init_box))
     spent = time.perf_counter() - start
     for i in range(1, n):
-        image = sequence.frame(i)
-        start = time.perf_counter()
-        box, score = tracker.update(image)
+        try:
+            image = sequence.frame(i)
+            start = time.perf_counter()
+            box, score = tracker.update(image)
+        except Exception as exc:
+            partial = OPEResult(sequence.name, boxes[:i].copy(), scores[:i].copy(), spent)
+            raise OPEInterrupted(partial, i, exc) from exc
         spent += time.perf_counter() - start
         boxes[i] = box
         scores[i] = score

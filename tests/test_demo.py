@@ -8,6 +8,7 @@ make it the longest test (about 1.5 minutes on the 2-core dev machine); it is wh
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -43,7 +44,15 @@ def test_demo_runs_the_whole_workflow(tmp_path: Path) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-5000:]
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    assert f"gdt-flow ui --tracking-uri {uri}" in done.stdout
+    # a fresh shell has no venv on PATH: then the closing line names the installed script
+    on_path = shutil.which("gdt-flow", path=env.get("PATH"))
+    command = "gdt-flow" if on_path and Path(on_path).resolve() == GDT_FLOW.resolve() else GDT_FLOW
+    assert f"  {command} ui --tracking-uri {uri}" in done.stdout
+    experiment_id = mlflow.MlflowClient(uri).get_experiment_by_name("gdt-flow").experiment_id
+    landing = (
+        f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+    )
+    assert done.stdout.splitlines()[-1].strip() == landing
 
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name("gdt-flow")

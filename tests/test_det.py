@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gdt_core.det import count_reasons, list_entries, read_record, read_records
+from gdt_core.det_sources import data_sets, list_det_roots
 from gdt_core.synthetic_det import generate_det
 
 
@@ -81,3 +82,16 @@ def test_ilsvrc_layout_uses_image_sets(tmp_path: Path) -> None:
 def test_unknown_layout_names_the_root(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         list_entries(tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path}: neither .* nor a folder of"):
+        data_sets(tmp_path)
+
+
+@pytest.mark.shared_data
+def test_difficult_objects_of_the_real_sets_are_ignore_boxes(shared_data: Path) -> None:
+    listing = list_det_roots([shared_data / "det-real", shared_data / "voc-raccoon"])
+    assert len(listing.sources) == 8 and listing.skipped == []
+    records, skipped = read_records(listing.entries)
+    assert len(records) == 921 + 200 and skipped == []
+    assert sum(len(r.boxes) for r in records) == 6710 + 217
+    # the COCO crowd regions, kept as <difficult>1</difficult> (grep counts 39)
+    assert sum(int(r.ignore.sum()) for r in records) == 39

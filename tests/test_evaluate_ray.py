@@ -157,6 +157,13 @@ def test_cli_evaluate_logs_a_complete_mlflow_run(ray_local, tmp_path: Path):
     assert metrics["targets_failed"] == 1 and metrics["targets_done"] == 2
     assert tags["gdt.tracker"] == "csrt" and tags["gdt.code_version"]
     assert tags["gdt.status"] == "partial" and "1,2,3" in tags["failed/SynC"]
+    # the run spans the targets' real tracking time, not the milliseconds of logging it
+    assert (
+        run.info.start_time == report["started_ms"] and run.info.end_time == report["finished_ms"]
+    )
+    seqs = own["sequences"].values()
+    longest_ms = max(v["frames"] / v["fps"] for v in seqs) * 1000  # targets run in parallel
+    assert run.info.end_time - run.info.start_time >= longest_ms
     artifacts = {f.path for d in ("", "results/CSRT", "plots", "failures")
                  for f in client.list_artifacts(run.info.run_id, d or None)}  # fmt: skip
     assert {"results/CSRT/SynA.txt", "results/CSRT/SynB.txt", "targets.csv", "report.json",

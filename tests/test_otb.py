@@ -130,7 +130,7 @@ def test_table_columns_drive_frames_lines_and_file_names(tmp_path: Path):
 
 def test_separators_and_invalid_rows_are_accepted(tmp_path: Path):
     path = tmp_path / "gt.txt"
-    path.write_text("1,2,3,4\n5\t6\t7\t8\n9 10  11 12\n\nNaN,NaN,NaN,NaN\n0,0,0,0\n")
+    path.write_text("1,2,3,4\n5\t6\t7\t8\n9 10  11 12\nNaN,NaN,NaN,NaN\n0,0,0,0\n\n\n")
     boxes = read_box_file(path)
     assert boxes.shape == (5, 4)
     assert boxes[2].tolist() == [9, 10, 11, 12]
@@ -139,7 +139,12 @@ def test_separators_and_invalid_rows_are_accepted(tmp_path: Path):
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("1,2,3,4\n1,2,3\n", r"gt\.txt:2: expected 4 numbers"), ("", "empty"), ("1,2,x,4\n", ":1:")],
+    [
+        ("1,2,3,4\n1,2,3\n", r"gt\.txt:2: expected 4 numbers"),
+        ("", "empty"),
+        ("1,2,x,4\n", ":1:"),
+        ("1,2,3,4\n\n\n5,6,7,8\n", r"gt\.txt:2: blank line between boxes"),
+    ],
 )
 def test_bad_box_files_name_file_and_line(tmp_path: Path, text: str, match: str):
     path = tmp_path / "gt.txt"
@@ -152,11 +157,34 @@ def test_missing_and_unreadable_images_are_named(tmp_path: Path):
     folder = write_synthetic_sequence(tmp_path, "Toy", 4, seed=0)
     (folder / "img" / "0002.jpg").write_bytes(b"not a jpeg")
     seq = load_sequence_dir(folder)
-    with pytest.raises(OTBDataError, match=r"0002\.jpg: unreadable image"):
+    with pytest.raises(OTBDataError, match=r"0002\.jpg: unreadable image \(frame 2 of Toy\)"):
         seq.frame(1)
     (folder / "img" / "0003.jpg").unlink()
-    with pytest.raises(OTBDataError, match=r"0003\.jpg: missing image"):
+    with pytest.raises(OTBDataError, match=r"0003\.jpg: missing image \(frame 3 of Toy\)"):
         seq.frame(2)
+
+
+@pytest.mark.parametrize(
+    ("first", "problem"),
+    [("10,20,-5,30", "has a width or height <= 0"), ("NaN,1,2,3", "is not four finite")],
+)
+def test_a_degenerate_first_box_names_file_line_and_values_as_written(
+    tmp_path: Path, first: str, problem: str
+):
+    folder = write_synthetic_sequence(tmp_path, "Toy", 4, seed=0)
+    gt = folder / "groundtruth_rect.txt"
+    gt.write_text(first + "\n" + "".join(gt.read_text().splitlines(keepends=True)[1:]))
+    with pytest.raises(
+        OTBDataError,
+        match=rf"groundtruth_rect\.txt:1: the first box \(x,y,w,h = "
+        rf"{first.replace('NaN', 'nan')}\) {problem}",
+    ):
+        load_sequence_dir(folder)
+    root = tmp_path / "otb"
+    _fake_video(root, "Skiing", range(1, 82))
+    (root / "Skiing" / "groundtruth_rect.txt").write_text(first + "\n" + "1,1,4,4\n" * 80)
+    with pytest.raises(OTBDataError, match=rf"groundtruth_rect\.txt:1: the first box .*{problem}"):
+        load_sequence(root, "Skiing")
 
 
 def test_missing_image_of_a_table_target_fails_at_load(tmp_path: Path):

@@ -137,11 +137,11 @@ def test_patch_pool_batches_are_the_same_with_decoding_threads(
 ) -> None:
     specs = plan_shards(list_entries(det_root), 24, 2, 0.5, seed=0)
     results = [build_shard(s, PARAMS, tmp_path) for s in specs]
-    manifest = build_manifest(det_root, specs, results, PARAMS, 0, 24, CFG.to_dict())
+    manifest = build_manifest([str(det_root)], specs, results, PARAMS, 0, 24, CFG.to_dict())
     write_manifest(tmp_path, manifest)
-    net = CFG.network
-    one, four = PatchPool(tmp_path), PatchPool(tmp_path, decode_threads=4)
-    a = one.batch(np.random.default_rng(1), 16, net.mean, net.std)
-    b = four.batch(np.random.default_rng(1), 16, net.mean, net.std)
+    norm = (CFG.network.mean, CFG.network.std)
+    one, four = PatchPool(tmp_path, *norm), PatchPool(tmp_path, *norm, decode_threads=4)
+    a = one.batch(np.random.default_rng(1), 16)
+    b = four.batch(np.random.default_rng(1), 16)
     assert a[0].shape == (16, 3, 67, 67) and a[0].std() > 0.1  # real, varied patches
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # same order, same pixels

@@ -19,8 +19,8 @@ CFG = load_config().replace({"network.input_size": 67, "ray.patch_shards": 4})
 def test_output_is_identical_for_one_or_two_shards_at_once(ray_local, tmp_path: Path) -> None:
     det = generate_det(tmp_path / "det", 12, seed=2)
     lines: list[str] = []
-    one = build_patches(CFG, det, tmp_path / "p1", 160, seed=7, max_parallel=1, log=lines.append)
-    two = build_patches(CFG, det, tmp_path / "p2", 160, seed=7, max_parallel=2)
+    one = build_patches(CFG, [det], tmp_path / "p1", 160, seed=7, max_parallel=1, log=lines.append)
+    two = build_patches(CFG, [det], tmp_path / "p2", 160, seed=7, max_parallel=2)
     files = sorted(p.name for p in (tmp_path / "p1").glob("shard-*.npz"))
     assert files == [f"shard-{i:05d}.npz" for i in range(4)]
     for name in files:
@@ -36,7 +36,7 @@ def test_output_is_identical_for_one_or_two_shards_at_once(ray_local, tmp_path: 
     (tmp_path / "p1" / files[1]).unlink()
     mtime = (tmp_path / "p1" / files[0]).stat().st_mtime_ns
     lines.clear()
-    build_patches(CFG, det, tmp_path / "p1", 160, seed=7, log=lines.append)
+    build_patches(CFG, [det], tmp_path / "p1", 160, seed=7, log=lines.append)
     assert "3 already built, 1 to build" in lines[0]
     assert (tmp_path / "p1" / files[0]).stat().st_mtime_ns == mtime
     assert (tmp_path / "p1" / files[1]).read_bytes() == before

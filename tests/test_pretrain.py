@@ -38,7 +38,24 @@ def pretrained(ray_local, tmp_path_factory: pytest.TempPathFactory):
             "mlflow.tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}",
         }
     )
-    return cfg, run_pretrain(cfg, det_root=det, storage_dir=tmp / "work")
+    return cfg, run_pretrain(cfg, det_roots=[det], storage_dir=tmp / "work")
+
+
+@pytest.fixture(scope="module")
+def pretrained_fc(pretrained, tmp_path_factory: pytest.TempPathFactory):
+    """fc mode on the same patch set, with a held-out split."""
+    cfg, first = pretrained
+    tmp = tmp_path_factory.mktemp("pretrain-fc")
+    cfg = cfg.replace(
+        {
+            "phase1.train_layers": "fc",
+            "phase1.holdout_fraction": 0.25,
+            "phase1.eval_every": 2,
+            "phase1.pool5_dtype": "float32",
+        }
+    )
+    patches = first.checkpoint.parents[2] / "patches"
+    return cfg, run_pretrain(cfg, patches=patches, storage_dir=tmp / "work")
 
 
 def test_run_records_config_metrics_manifest_and_model(pretrained) -> None:
@@ -56,7 +73,7 @@ def test_run_records_config_metrics_manifest_and_model(pretrained) -> None:
     assert run.data.metrics["patches_object"] == run.data.metrics["patches_background"] == 100
     assert run.data.metrics["skipped_records"] == 0
     arts = [a.path for a in client.list_artifacts(result.run_id, "patches")]
-    assert arts == ["patches/manifest.json"]
+    assert arts == ["patches/manifest.json", "patches/object_patches_per_class.json"]
     name = cfg.mlflow.registered_model
     assert result.model_uri == f"models:/{name}/1"
     assert str(client.get_model_version_by_alias(name, MODEL_ALIAS).version) == "1"
@@ -95,3 +112,27 @@ def test_resolve_weights_errors_name_the_spec(pretrained, tmp_path: Path) -> Non
         resolve_weights(tmp_path / "nope.pt")
     with pytest.raises(WeightsError, match="models:/no-such-model/1"):
         resolve_weights("models:/no-such-model/1", cfg.mlflow.tracking_uri)
+
+
+def test_fc_mode_logs_heldout_curves_and_data_and_its_model_tracks(
+    pretrained_fc, tmp_path: Path
+) -> None:
+    import mlflow
+
+    cfg, result = pretrained_fc
+    client = mlflow.MlflowClient(tracking_uri=cfg.mlflow.tracking_uri)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED" and run.data.params["phase1.train_layers"] == "fc"
+    for name in ("heldout_loss", "heldout_accuracy"):
+        assert [m.step for m in client.get_metric_history(result.run_id, name)] == [2, 4]
+    assert 0 < run.data.metrics["heldout_accuracy"] <= 1
+    assert run.data.metrics["pool5_cache_seconds"] > 0
+    assert run.data.metrics["patches_positive_fraction"] == 0.5
+    assert run.data.metrics["patches_object.det"] == 100  # the one source, named by its folder
+    arts = {a.path for a in client.list_artifacts(result.run_id, "patches")}
+    assert "patches/object_patches_per_class.json" in arts
+    path = resolve_weights(result.model_uri, cfg.mlflow.tracking_uri, tmp_path)
+    trained, initial = GDTTracker(cfg, weights=path).net, GDTTracker(cfg).net
+    for a, b in zip(trained.features.parameters(), initial.features.parameters(), strict=True):
+        assert torch.equal(a, b)  # convolutions frozen
+    assert not torch.equal(trained.fc6.weight, initial.fc6.weight)

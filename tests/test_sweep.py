@@ -148,13 +148,17 @@ def test_two_value_gamma_sweep_makes_one_parent_and_two_children(
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     assert artifacts == {"plots/auc_vs_gaussian.gamma.png"}
 
+    prefix = parent.info.run_id[:12]  # as the tables print it
     shown = CliRunner().invoke(
-        main, ["compare", "--tracking-uri", mlflow_server, "--parent", parent.info.run_id]
+        main, ["compare", "--tracking-uri", mlflow_server, "--parent", prefix]
     )
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert lines[0].split() == ["run", "run_id", "status", "auc", "precision", "fps"] + [
-        "gaussian.gamma"
+        "tracker",
+        "weights",
+        "targets",
+        "gaussian.gamma",
     ]
     assert len([line for line in lines if "FINISHED" in line]) == 2
     assert f"--set gaussian.gamma={best.data.params['gaussian.gamma']}" in shown.output
@@ -163,7 +167,17 @@ def test_two_value_gamma_sweep_makes_one_parent_and_two_children(
     )
     assert whole.exit_code == 0, whole.output
     assert "gaussian.gamma" in whole.output.splitlines()[0]  # the key that varies among runs
-    assert len(whole.output.splitlines()) == 2 + 3 + 3  # header, rule, 3 runs; blank, best, --set
+    # header, rule, the 2 trials (not the parent); blank, best, --set; the runs table's URL
+    assert len(whole.output.splitlines()) == 2 + 2 + 3 + 2
+    experiment_id = parent.info.experiment_id
+    assert whole.output.splitlines()[-1].strip() == (
+        f"{mlflow_server}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+    )
+    ids = json.dumps([c.info.run_id for c in children], separators=(",", ":"))
+    assert f"{mlflow_server}/#/compare-runs?runs=" in res.output  # the sweep's own summary
+    assert sorted(json.loads(res.output.split("compare-runs?runs=")[1].split("&")[0])) == sorted(
+        json.loads(ids)
+    )
 
 
 def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen) -> None:
@@ -221,8 +235,9 @@ def test_interrupted_sweep_resumes_without_rerunning_and_a_failing_trial_is_reco
     res = CliRunner().invoke(
         main, ["sweep", "--resume", "--name", "resume", "--storage", str(storage)]
     )
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # a trial failed: the sweep says so
     assert "trials: 4 finished, 1 failed, 0 unfinished" in res.output
+    assert "1 trial(s) of sweep resume failed" in res.output
 
     client, parents, children = _runs(mlflow_server, "sweep-resume")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"

@@ -50,6 +50,14 @@ def test_track_writes_results_json_and_video(folder, tmp_path):
     metrics = json.loads(js.read_text())
     assert set(metrics) == {"auc", "precision", "fps", "frames"} and metrics["frames"] == 8
     assert video.stat().st_size > 1000
+    assert "video ->" in result.output and ("H.264" in result.output)  # says which codec
+    import cv2
+
+    ok, frame = cv2.VideoCapture(str(video)).read()
+    h = frame.shape[0]
+    key = frame[h - 36 : h - 4, 3:18].reshape(-1, 3).astype(int)  # the legend's two swatches
+    assert ((key[:, 1] > 120) & (key[:, 2] < 100)).any()  # green: ground truth
+    assert ((key[:, 2] > 120) & (key[:, 1] < 100)).any()  # red: the tracker
 
 
 def test_track_a_baseline_by_name(folder, tmp_path):
@@ -83,3 +91,29 @@ def test_track_a_real_otb_target_by_name(shared_data, tmp_path):
     result = CliRunner().invoke(main, ["track", *args, "--out", str(tmp_path / "r.txt")])
     assert result.exit_code == 0, result.output
     assert read_box_file(tmp_path / "r.txt").shape == (81, 4)
+
+
+def test_a_corrupt_frame_stops_with_one_line_and_keeps_the_frames_before(folder, tmp_path):
+    import shutil
+
+    broken = tmp_path / "Tiny"
+    shutil.copytree(folder, broken)
+    (broken / "img" / "0006.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "r.txt"
+    result = CliRunner().invoke(
+        main, ["track", *_args("--sequence", str(broken), "--out", str(out))]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert "0006.jpg: unreadable image (frame 6 of Tiny)" in last
+    assert "frames 1..5" in last and "r.txt.partial (partial)" in last
+    assert not out.exists() and read_box_file(f"{out}.partial").shape == (5, 4)
+
+
+def test_models_uri_against_a_missing_store_creates_nothing(folder, tmp_path):
+    db = tmp_path / "none" / "mlflow.db"
+    args = ["--sequence", str(folder), "--out", str(tmp_path / "r.txt")]
+    args += ["--weights", "models:/gdt-objectness/7", "--tracking-uri", f"sqlite:///{db}"]
+    result = CliRunner().invoke(main, ["track", *args])
+    assert result.exit_code == 1 and f"no MLflow store at sqlite:///{db}" in result.output
+    assert not db.exists() and not db.parent.exists()

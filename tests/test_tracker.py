@@ -209,6 +209,25 @@ def test_truncated_weights_file_is_a_clear_error(cfg, tmp_path):
         GDTTracker(cfg, weights=path)
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "alexnet.pth: empty file, not a weights file$"),
+        (bytes(range(256)) * 8, "alexnet.pth: not a torch weights file"),
+        (None, "alexnet.pth: it holds Python objects, not only tensors; refused"),
+    ],
+)
+def test_bad_weights_files_say_what_they_are_never_torchs_advice(cfg, tmp_path, content, expected):
+    path = tmp_path / "alexnet.pth"
+    if content is None:
+        torch.save({"features.0.weight": object()}, path)  # a pickle of arbitrary objects
+    else:
+        path.write_bytes(content)
+    with pytest.raises(WeightsError, match=expected) as err:
+        GDTTracker(cfg, weights=path)
+    assert "weights_only=False" not in str(err.value) and "\n" not in str(err.value)
+
+
 def test_make_tracker_names(cfg):
     assert make_tracker("gdt", cfg).name == "gdt"
     with pytest.raises(ValueError, match="unknown tracker"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -107,8 +108,11 @@ def demo(
     overrides: tuple[str, ...],
 ) -> None:
     """Run the whole workflow on a local Ray + MLflow store (configs/demo.yaml sizes)."""
+    from mlflow import MlflowClient
+
     from gdt_core.synthetic_det import generate_det
     from gdt_core.synthetic_otb import write_synthetic_otb_set
+    from workflows.mlflow_urls import runs_url, ui_base
     from workflows.pretrain_job import MODEL_ALIAS
     from workflows.ray_runtime import init_ray
 
@@ -175,8 +179,18 @@ def demo(
     steps.command(["compare", "--tracking-uri", tracking_uri])
     click.echo(f"\nfigures: {', '.join(_shown(f) for f in figures)}")
     click.secho(f"demo finished in {steps.elapsed()}. Open the MLflow UI with:", bold=True)
-    click.echo(f"  gdt-flow ui --tracking-uri {tracking_uri}")
-    click.echo("  (then browse http://127.0.0.1:5000; the UI listens on 127.0.0.1 only)")
+    click.echo(f"  {_installed_command()} ui --tracking-uri {tracking_uri}")
+    click.echo("  (it listens on 127.0.0.1 only) and browse the experiment's runs table:")
+    found = MlflowClient(tracking_uri=tracking_uri).get_experiment_by_name(cfg.mlflow.experiment)
+    click.echo(f"  {runs_url(ui_base(tracking_uri), found.experiment_id)}")
+
+
+def _installed_command() -> str:
+    """How to run ``gdt-flow`` from a fresh shell: the bare name where it is on ``PATH``,
+    else the script's full path in the environment it is installed in (``.venv/bin``)."""
+    script = Path(sys.executable).parent / "gdt-flow"
+    found = shutil.which("gdt-flow")
+    return "gdt-flow" if found and Path(found).resolve() == script.resolve() else str(script)
 
 
 def _save_figures(

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from workflows.options import build_config, config_options
+from workflows.options import build_config, config_options, tracking_uri_option
 
 DEFAULT_RUNS_DIR = Path("runs") / "evaluate"
 
@@ -171,6 +171,7 @@ def evaluation_options(func):
             help="Write the scores (report schema + fps + mlflow_run_id) as JSON.",
         ),
         click.option("--strict", is_flag=True, help="Missing or failed targets are errors."),
+        tracking_uri_option,
         config_options,
     ]
     for option in reversed(options):

@@ -84,6 +84,8 @@ class TargetRecord:
     traceback: str | None = None
     worker: str = field(default_factory=lambda: f"pid {os.getpid()}")
     actor_restarted: bool = False
+    started_ms: int = 0  # wall clock (Unix ms) when the target began and ended: the MLflow
+    finished_ms: int = 0  # run's start and end times, however much later it is logged
 
     @property
     def done(self) -> bool:
@@ -229,6 +231,7 @@ def evaluate_target(
     """
     run_dir = Path(run_dir)
     relative = f"{spec.name}/{sequence}.txt"
+    started_ms = int(time.time() * 1000)
     try:
         table = sequence_table(spec.sequence_table)
         seq = load_sequence(spec.otb_root, sequence, anno_dir=spec.anno_dir, table=table)
@@ -264,6 +267,7 @@ def evaluate_target(
             traceback=traceback.format_exc(),
         )
     record.actor_restarted = actor_restarted
+    record.started_ms, record.finished_ms = started_ms, int(time.time() * 1000)
     if worker:
         record.worker = worker
     write_record(run_dir, record)

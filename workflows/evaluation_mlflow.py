@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -141,13 +142,16 @@ def log_evaluation(
     }
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
-    run = client.create_run(experiment_id, run_name=run_name or label, tags=tags)
+    started, finished = summary.get("started_ms"), summary.get("finished_ms")
+    run = client.create_run(
+        experiment_id, start_time=started, run_name=run_name or label, tags=tags
+    )
     run_id = run.info.run_id
     try:
         params = [Param(k, v) for k, v in evaluation_params(manifest).items()]
         for i in range(0, len(params), BATCH):
             client.log_batch(run_id, params=params[i : i + BATCH])
-        stamp = int(manifest.get("finished_ms") or 0)
+        stamp = int(finished or time.time() * 1000)
         metrics = [Metric(k, v, stamp, 0) for k, v in evaluation_metrics(summary, label).items()]
         for i in range(0, len(metrics), BATCH * 10):
             client.log_batch(run_id, metrics=metrics[i : i + BATCH * 10])
@@ -156,7 +160,7 @@ def log_evaluation(
     except Exception:
         client.set_terminated(run_id, status="FAILED")
         raise
-    client.set_terminated(run_id, status="FINISHED" if scored else "FAILED")
+    client.set_terminated(run_id, status="FINISHED" if scored else "FAILED", end_time=finished)
     marker = {"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": run_id}
     (run_dir / LOGGED_MARKER).write_text(json.dumps(marker, indent=1))
     return run_id

@@ -103,6 +103,7 @@ def summarize_run(
         "missing": manifest.get("missing", []),
         "run_dir": str(run_dir.resolve()),
         "mlflow_run_id": None,
+        **_span(records),
     }
     if done:
         results = {label: {s: read_result(run_dir / records[s].result_file) for s in done}}
@@ -120,6 +121,13 @@ def summarize_run(
     atomic_write_text(run_dir / TARGETS_CSV, _targets_csv(summary, records, label))
     write_summary(run_dir, summary)
     return summary
+
+
+def _span(records: dict[str, Any]) -> dict[str, int]:
+    """When the evaluation's targets began and ended (Unix ms; absent for old records)."""
+    starts = [r.started_ms for r in records.values() if r is not None and r.started_ms]
+    ends = [r.finished_ms for r in records.values() if r is not None and r.finished_ms]
+    return {"started_ms": min(starts), "finished_ms": max(ends)} if starts and ends else {}
 
 
 def write_summary(run_dir: str | Path, summary: dict[str, Any]) -> None:

@@ -28,14 +28,38 @@ def config_options(func: Callable) -> Callable:
     return func
 
 
+_TRACKING_URI = "gdt.tracking_uri"  # where --tracking-uri is kept in click's context
+
+
+def _remember_tracking_uri(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[_TRACKING_URI] = value
+
+
+def tracking_uri_option(func: Callable) -> Callable:
+    """Add ``--tracking-uri URI`` (= ``--set mlflow.tracking_uri=URI``), the same on every
+    command that logs to or reads from MLflow; :func:`build_config` applies it."""
+    return click.option(
+        "--tracking-uri",
+        expose_value=False,
+        callback=_remember_tracking_uri,
+        help="MLflow tracking URI (default: mlflow.tracking_uri, $MLFLOW_TRACKING_URI, else "
+        "sqlite:///$PWD/mlflow.db).",
+    )(func)
+
+
 def build_config(
     overlays: Iterable[str] = (), overrides: Iterable[str] = (), **extra: object
 ) -> Config:
     """The config of one command: defaults, overlays, ``--set`` values, then CLI flags.
 
-    ``extra`` maps dotted keys to values of dedicated CLI flags (``None`` = flag not given).
-    A bad key or value becomes a click usage error naming the key.
+    ``extra`` maps dotted keys to values of dedicated CLI flags (``None`` = flag not given);
+    ``--tracking-uri`` (:func:`tracking_uri_option`) is one of them. A bad key or value becomes
+    a click usage error naming the key.
     """
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and _TRACKING_URI in ctx.meta:
+        extra = {"mlflow.tracking_uri": ctx.meta[_TRACKING_URI], **extra}
     try:
         cfg = load_config(overlays, list(overrides))
         flags = {key: value for key, value in extra.items() if value is not None}

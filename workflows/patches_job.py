@@ -1,6 +1,7 @@
 """Phase-1 objectness patches as Ray tasks: one task per shard, resumable (section 3.2).
 
-The driver lists the DET records (no parsing), plans the shards
+The driver lists the DET records of every root (:func:`gdt_core.det_sources.list_det_roots`;
+no XML parsing), plans the shards
 (:func:`gdt_core.patches.plan_shards`), skips shards whose sidecar matches, runs the others as
 Ray tasks (at most ``max_parallel`` at once; default: as many as the cluster schedules),
 prints one line per finished shard and writes ``manifest.json``.
@@ -9,12 +10,12 @@ prints one line per finished shard and writes ``manifest.json``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from gdt_core.config import Config
-from gdt_core.det import list_entries
+from gdt_core.det_sources import list_det_roots
 from gdt_core.patches import (
     PatchParams,
     ShardResult,
@@ -52,7 +53,7 @@ def _describe(result: ShardResult, done: int, total: int) -> str:
 
 def build_patches(
     cfg: Config,
-    det_root: str | Path,
+    det_roots: Sequence[str | Path],
     out_dir: str | Path,
     num_patches: int | None = None,
     seed: int | None = None,
@@ -71,7 +72,8 @@ def build_patches(
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     params = PatchParams.from_config(cfg)
-    entries = list_entries(Path(det_root).resolve(), split)
+    listing = list_det_roots(det_roots, split)
+    entries = listing.entries
     specs = plan_shards(
         entries, num_patches, cfg.ray.patch_shards, cfg.phase1.positive_fraction, seed
     )
@@ -79,7 +81,9 @@ def build_patches(
     results = [r for r in done.values() if r is not None]
     todo = [s for s in specs if done[s.index] is None]
     log(
-        f"{len(entries)} records in {det_root}; {len(specs)} shards, "
+        f"{len(entries)} records in {len(listing.sources)} data sets "
+        f"({', '.join(listing.sources)}); {len(listing.skipped)} skipped while listing; "
+        f"{len(specs)} shards, "
         f"{len(results)} already built, {len(todo)} to build"
     )
     task = ray.remote(num_cpus=1, max_retries=cfg.ray.max_task_retries)(_run_shard)
@@ -95,7 +99,10 @@ def build_patches(
         results.append(result)
         log(_describe(result, len(results), len(specs)))
     elapsed = time.perf_counter() - start
-    manifest = build_manifest(det_root, specs, results, params, seed, num_patches, cfg.to_dict())
+    roots = [str(Path(r).resolve()) for r in det_roots]
+    manifest = build_manifest(
+        roots, specs, results, params, seed, num_patches, cfg.to_dict(), listing.skipped
+    )
     manifest["build_seconds"] = round(elapsed, 3)
     write_manifest(out_dir, manifest)
     counts = manifest["counts"]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from .options import build_config, config_options
+from .options import build_config, config_options, tracking_uri_option
 
 _DIR = click.Path(file_okay=False)
 _EXISTING_DIR = click.Path(exists=True, file_okay=False)
 
 
+_DET_ROOT_HELP = (
+    "ImageNet DET, PASCAL VOC or COCO (annotations/instances_*.json) root, or a folder of "
+    "such roots; repeat for several."
+)
+
+
 @click.command("build-patches")
-@click.option("--det-root", required=True, type=_EXISTING_DIR, help="ImageNet DET or VOC root.")
+@click.option(
+    "--det-root", "det_roots", multiple=True, required=True, type=_EXISTING_DIR, help=_DET_ROOT_HELP
+)
 @click.option("--out", "out_dir", required=True, type=_DIR, help="Patch set directory.")
 @click.option("--num-patches", type=int, help="Patches in total (default phase1.num_patches).")
 @click.option("--seed", type=int, help="Sampling seed (default: the config's seed).")
@@ -22,7 +28,7 @@ _EXISTING_DIR = click.Path(exists=True, file_okay=False)
 @click.option("--address", help="Ray cluster address (default: a local Ray).")
 @config_options
 def build_patches_command(
-    det_root: str,
+    det_roots: tuple[str, ...],
     out_dir: str,
     num_patches: int | None,
     seed: int | None,
@@ -33,7 +39,7 @@ def build_patches_command(
     overrides: tuple[str, ...],
 ) -> None:
     """Objectness patches from DET images, one Ray task per shard (re-runs resume)."""
-    from gdt_core.det import detect_layout
+    from gdt_core.det_sources import data_sets
 
     from .patches_job import build_patches
     from .ray_runtime import init_ray
@@ -44,15 +50,22 @@ def build_patches_command(
         **{"phase1.num_patches": num_patches, "seed": seed, "ray.address": address},
     )
     try:
-        detect_layout(Path(det_root))  # fail before starting Ray
+        for root in det_roots:
+            data_sets(root, split)  # fail before starting Ray
         init_ray(cfg.ray.address)
-        build_patches(cfg, det_root, out_dir, split=split, max_parallel=parallel)
+        build_patches(cfg, det_roots, out_dir, split=split, max_parallel=parallel)
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
 @click.command("pretrain")
-@click.option("--det-root", type=_EXISTING_DIR, help="Build patches from this DET/VOC root.")
+@click.option(
+    "--det-root",
+    "det_roots",
+    multiple=True,
+    type=_EXISTING_DIR,
+    help="Build the patches first, from this root. " + _DET_ROOT_HELP,
+)
 @click.option("--patches", type=_DIR, help="Patch set to train on (or to build into).")
 @click.option("--num-patches", type=int, help="Patches to build (default phase1.num_patches).")
 @click.option("--num-workers", type=int, help="Ray Train workers (default ray.train_workers).")
@@ -64,7 +77,7 @@ def build_patches_command(
     "`gdt-flow weights fetch`, else a random network).",
 )
 @click.option("--address", help="Ray cluster address (default: a local Ray).")
-@click.option("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI/sqlite).")
+@tracking_uri_option
 @click.option(
     "--storage",
     default="gdt-flow-work",
@@ -75,7 +88,7 @@ def build_patches_command(
 @click.option("--split", default="train", show_default=True, help="ImageNet DET split.")
 @config_options
 def pretrain_command(
-    det_root: str | None,
+    det_roots: tuple[str, ...],
     patches: str | None,
     num_patches: int | None,
     num_workers: int | None,
@@ -83,16 +96,16 @@ def pretrain_command(
     iterations: int | None,
     init: str | None,
     address: str | None,
-    tracking_uri: str | None,
     storage: str,
     split: str,
     overlays: tuple[str, ...],
     overrides: tuple[str, ...],
 ) -> None:
-    """Phase-1 objectness fine-tuning of all layers on Ray Train, logged to MLflow."""
+    """Phase-1 objectness fine-tuning on Ray Train, logged to MLflow: all layers
+    (phase1.train_layers=all, the paper) or fc6/fc7 on cached pool5 features (=fc)."""
     from .pretrain_job import run_pretrain
 
-    if det_root is None and patches is None:
+    if not det_roots and patches is None:
         raise click.UsageError("give --det-root DIR (build patches) or --patches DIR")
     cfg = build_config(
         overlays,
@@ -103,13 +116,12 @@ def pretrain_command(
             "ray.train_workers": num_workers,
             "ray.use_gpu": use_gpu,
             "ray.address": address,
-            "mlflow.tracking_uri": tracking_uri,
         },
     )
     from .weights import gdt_weights
 
     try:
-        result = run_pretrain(cfg, det_root, patches, gdt_weights(init), storage, split)
+        result = run_pretrain(cfg, det_roots, patches, gdt_weights(init), storage, split)
     except (FileNotFoundError, ValueError) as exc:  # incl. WeightsError (a ValueError)
         raise click.ClickException(str(exc)) from None
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.final_metrics.items()))

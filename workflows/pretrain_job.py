@@ -6,10 +6,15 @@ One ``gdt-flow pretrain`` = one MLflow run:
   config, ``cfg.flat()``), builds the patches if given a DET root (Ray tasks,
   :mod:`workflows.patches_job`), logs the patch manifest and skipped-record counts, runs
   :class:`ray.train.torch.TorchTrainer` and, at the end, logs the trained network;
+* ``phase1.train_layers=fc``: before training, Ray tasks compute every patch's pool5 once
+  with the initial convolutions (:mod:`workflows.pool5_job`, resumable);
 * workers (DDP over ``ray.train_workers``, on GPUs with ``ray.use_gpu``): fine-tune ALL layers
-  with the objectness objective (:mod:`gdt_core.objectness`), SGD with ``phase1.*``; the
-  global batch ``phase1.batch_size`` is split across workers; every ``phase1.log_every``
-  steps rank 0 logs loss, accuracy and patches/s (all-reduced) to the run, and every
+  (``all``, the paper) or fc6/fc7 on the cached pool5 (``fc``) with the objectness objective
+  (:mod:`gdt_core.objectness`), SGD with ``phase1.*``, on the patches of the training images
+  (``phase1.holdout_fraction`` of the source images held out); the global batch
+  ``phase1.batch_size`` is split across workers; every ``phase1.log_every`` steps rank 0 logs
+  loss, accuracy and patches/s (all-reduced) to the run, every ``phase1.eval_every`` steps
+  ``heldout_loss`` / ``heldout_accuracy`` (all held-out patches, dropout off), and every
   ``phase1.checkpoint_every`` steps (and at the end) a checkpoint goes through
   ``ray.train.report`` (``gdt_net.pt`` = network, ``train_state.pt`` = head + optimizer +
   step, used to resume after a worker failure).
@@ -29,9 +34,11 @@ patches; on a cluster it (and ``--init``) must be on storage every node sees.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +47,15 @@ import numpy as np
 import torch
 
 from gdt_core.config import Config, from_dict
-from gdt_core.det import detect_layout
+from gdt_core.det_sources import data_sets
 from gdt_core.network import build_network, load_pretrained, save_checkpoint
-from gdt_core.objectness import ObjectnessNet, PatchPool, objectness_step
+from gdt_core.objectness import ObjectnessNet, PatchPool, SamplePool, objectness_step
 from gdt_core.patches import MANIFEST, read_manifest
+from gdt_core.pool5_cache import Pool5Pool
 
 from .mlflow_store import code_version, ensure_experiment, resolve_tracking_uri
 from .patches_job import build_patches
+from .pool5_job import build_pool5_cache
 from .ray_runtime import init_ray
 from .weights import CHECKPOINT_NAME, resolve_weights, use_tracking_uri
 from .weights_fetch import weights_name
@@ -55,6 +64,7 @@ MODEL_ALIAS = "latest-pretrain"
 MODEL_NAME = "model"  # the MLflow model's name inside the run
 TRAIN_STATE = "train_state.pt"
 MLFLOW_PARAMS_PER_BATCH = 100
+EVAL_CHUNK = 256  # held-out patches per forward pass
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,53 @@ def _save_state(model: Any, opt: Any, step: int, directory: Path) -> None:
     torch.save(state, directory / TRAIN_STATE)
 
 
+def _pools(cfg: Config, config: dict[str, Any], rank: int, world: int) -> tuple[Any, Any]:
+    """This worker's training pool and held-out pool (``None`` when it holds none)."""
+    p1 = cfg.phase1
+
+    def pool(split: str) -> SamplePool:
+        if p1.train_layers == "fc":
+            cache = config["pool5_cache"]
+            return Pool5Pool(config["patches"], cache, rank, world, split, p1.holdout_fraction)
+        norm = (cfg.network.mean, cfg.network.std)
+        args = (rank, world, p1.decode_threads, split, p1.holdout_fraction)
+        return PatchPool(config["patches"], *norm, *args)
+
+    if p1.holdout_fraction == 0:
+        return pool("all"), None
+    try:
+        held = pool("heldout")
+    except ValueError:  # a small patch set may leave a worker no held-out image
+        held = None
+    return pool("train"), held
+
+
+def _heldout(model: Any, pool: Any, device: Any, world: int) -> dict[str, float]:
+    """Loss and accuracy over every held-out patch (all workers' shares), dropout off."""
+    import torch.distributed as dist
+    import torch.nn.functional as F
+
+    inner = getattr(model, "module", model)  # no DDP collectives: workers' shares differ
+    totals = torch.zeros(3, dtype=torch.float64)
+    if pool is not None:
+        inner.eval()
+        with torch.no_grad():
+            for inputs, labels in pool.chunks(EVAL_CHUNK, device):
+                logits = inner(inputs)
+                loss = F.cross_entropy(logits, labels, reduction="sum")
+                correct = (logits.argmax(dim=1) == labels).sum()
+                totals += torch.tensor([loss.item(), correct.item(), len(labels)])
+        inner.train()
+    totals = totals.to(device)
+    if world > 1:
+        dist.all_reduce(totals)
+    loss_sum, n_correct, n = totals.tolist()
+    return {"heldout_loss": loss_sum / n, "heldout_accuracy": n_correct / n} if n else {}
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """One Ray Train worker: DDP fine-tuning of all layers on its share of the patches."""
+    """One Ray Train worker: DDP fine-tuning (all layers, or fc on cached pool5) on its
+    share of the training patches."""
     import ray.train
     import ray.train.torch
     import torch.distributed as dist
@@ -89,9 +144,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     net = build_network(cfg.network, cfg.seed)
     if config["init"]:
         load_pretrained(config["init"], net)
-    model = ObjectnessNet(net, cfg.seed)
+    model = ObjectnessNet(net, cfg.seed, p1.train_layers)
+    trained = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(
-        model.parameters(), lr=p1.learning_rate, momentum=p1.momentum, weight_decay=p1.weight_decay
+        trained, lr=p1.learning_rate, momentum=p1.momentum, weight_decay=p1.weight_decay
     )
     state = None
     resume = ray.train.get_checkpoint()  # set when Ray Train restarts after a failure
@@ -104,7 +160,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         opt.load_state_dict(state["optimizer"])  # after the move: state follows the params
     step = int(state["step"]) if state is not None else 0
     device = ray.train.torch.get_device()
-    pool = PatchPool(config["patches"], rank, world, p1.decode_threads)
+    pool, heldout = _pools(cfg, config, rank, world)
     per_worker = max(1, p1.batch_size // world)
     rng = np.random.default_rng([cfg.seed, rank, step])
     client = MlflowClient(config["tracking_uri"]) if rank == 0 else None
@@ -112,8 +168,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     window = torch.zeros(3, dtype=torch.float64)  # loss x n, correct, n
     tick = time.perf_counter()
     while step < p1.iterations:
-        images, labels = pool.batch(rng, per_worker, cfg.network.mean, cfg.network.std, device)
-        loss, correct = objectness_step(model, images, labels)
+        inputs, labels = pool.batch(rng, per_worker, device)
+        loss, correct = objectness_step(model, inputs, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -121,7 +177,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         window += torch.tensor([loss.item() * len(labels), correct, len(labels)])
         last = step == p1.iterations
         save = last or step % p1.checkpoint_every == 0
-        if not (save or step % p1.log_every == 0):
+        evaluate = last or step % p1.eval_every == 0
+        if not (save or evaluate or step % p1.log_every == 0):
             continue
         totals = window.to(device)
         if world > 1:
@@ -132,6 +189,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             "accuracy": n_correct / n,
             "patches_per_s": n / (time.perf_counter() - tick),
         }
+        if evaluate:
+            metrics.update(_heldout(model, heldout, device, world))
         if client is not None:
             now = int(time.time() * 1000)
             batch = [Metric(k, v, now, step) for k, v in metrics.items()]
@@ -176,10 +235,10 @@ def _log_model(cfg: Config, checkpoint: Path, run_id: str) -> str:
     return f"models:/{cfg.mlflow.registered_model}/{version}"
 
 
-def _patches(cfg: Config, det_root: str | Path | None, patch_dir: Path, split: str) -> dict:
-    """Build (or resume) the patch set from ``det_root``, or read an existing one."""
-    if det_root is not None:
-        manifest = build_patches(cfg, det_root, patch_dir, seed=cfg.seed, split=split)
+def _patches(cfg: Config, det_roots: Sequence[str | Path], patch_dir: Path, split: str) -> dict:
+    """Build (or resume) the patch set from ``det_roots``, or read an existing one."""
+    if det_roots:
+        manifest = build_patches(cfg, det_roots, patch_dir, seed=cfg.seed, split=split)
     else:
         manifest = read_manifest(patch_dir)
     built = manifest["params"]["input_size"]
@@ -203,15 +262,30 @@ def _log_inputs(
     client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     _log_params(client, run_id, {**cfg.flat(), "init": weights_name(init) if init else "random"})
     client.log_artifact(run_id, str(patch_dir / MANIFEST), "patches")
+    n_obj, n_bg = manifest["counts"]["object"], manifest["counts"]["background"]
     counts = {
-        "patches_object": manifest["counts"]["object"],
-        "patches_background": manifest["counts"]["background"],
+        "patches_object": n_obj,
+        "patches_background": n_bg,
+        "patches_positive_fraction": n_obj / max(n_obj + n_bg, 1),
         "skipped_records": manifest["skipped_count"],
     }
+    for kind, field in (("object", "positives_per_source"), ("background", "negatives_per_source")):
+        for source, n in manifest.get(field, {}).items():
+            counts[f"patches_{kind}.{_metric_key(source)}"] = n
+    table = {
+        "class": list(manifest["positives_per_name"]),
+        "patches": list(manifest["positives_per_name"].values()),
+    }
+    client.log_table(run_id, table, "patches/object_patches_per_class.json")
     for reason, n in manifest["skipped_by_reason"].items():
         counts[f"skipped.{reason.replace(' ', '_')}"] = n
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in counts.items()])
+
+
+def _metric_key(name: str) -> str:
+    """A source or class name as an MLflow metric-name part (letters, digits, ``_-. /``)."""
+    return re.sub(r"[^\w\-. /]", "_", name) or "unnamed"
 
 
 def _trainer(cfg: Config, storage: Path, loop_config: dict[str, Any]) -> Any:
@@ -237,23 +311,24 @@ def _trainer(cfg: Config, storage: Path, loop_config: dict[str, Any]) -> Any:
 
 def run_pretrain(
     cfg: Config,
-    det_root: str | Path | None = None,
+    det_roots: Sequence[str | Path] = (),
     patches: str | Path | None = None,
     init: str | None = None,
     storage_dir: str | Path = "gdt-flow-work",
     split: str = "train",
 ) -> PretrainResult:
-    """Build patches if needed, train on Ray Train, log everything to one MLflow run."""
+    """Build patches if needed (pool5 too in ``fc`` mode), train on Ray Train, log everything
+    to one MLflow run."""
     import mlflow
 
-    if det_root is None and patches is None:
+    if not det_roots and patches is None:
         raise ValueError("give a DET root (--det-root) or a built patch set (--patches)")
     storage = Path(storage_dir).resolve()
     patch_dir = Path(patches).resolve() if patches else storage / "patches"
-    if det_root is None:
+    if not det_roots:
         read_manifest(patch_dir)  # fail before starting Ray and an MLflow run
-    else:
-        detect_layout(Path(det_root))
+    for root in det_roots:
+        data_sets(root, split)
     uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
     experiment_id = ensure_experiment(uri, cfg.mlflow.experiment)
     init_ray(cfg.ray.address)
@@ -263,13 +338,21 @@ def run_pretrain(
     ):
         run_id = run.info.run_id
         client = mlflow.MlflowClient(uri)
-        manifest = _patches(cfg, det_root, patch_dir, split)
+        manifest = _patches(cfg, det_roots, patch_dir, split)
         _log_inputs(client, run_id, cfg, init, patch_dir, manifest)
         init_path = resolve_weights(init, uri)
+        init_file = str(init_path.resolve()) if init_path else None
+        cache = None
+        if cfg.phase1.train_layers == "fc":
+            start = time.perf_counter()
+            cache = str(build_pool5_cache(cfg, patch_dir, init_file))
+            seconds = time.perf_counter() - start
+            client.log_metric(run_id, "pool5_cache_seconds", seconds, step=0)
         loop_config = {
             "cfg": cfg.to_dict(),
             "patches": str(patch_dir),
-            "init": str(init_path.resolve()) if init_path else None,
+            "pool5_cache": cache,
+            "init": init_file,
             "run_id": run_id,
             "tracking_uri": uri,
         }

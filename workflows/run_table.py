@@ -18,6 +18,12 @@ from gdt_core.config import DEFAULT_CONFIG, load_config
 
 SCORES = ("auc", "precision", "fps")
 PARENT_TAG = "tags.mlflow.parentRunId"
+# What a run's score depends on besides the config: runs are compared only when these match.
+COMPARED_ON = {
+    "tracker": "params.tracker",
+    "weights": "params.weights",
+    "targets": "params.sequences",
+}
 
 
 def search_runs(
@@ -32,6 +38,24 @@ def search_runs(
         experiment_ids=list(experiment_ids), filter_string=where, output_format="pandas"
     )
     return frame if isinstance(frame, pd.DataFrame) else pd.DataFrame()
+
+
+def without_sweep_parents(frame: pd.DataFrame) -> pd.DataFrame:
+    """The runs that scored something themselves: a sweep's parent (it carries
+    ``sweep.params``) only summarises its children."""
+    if "params.sweep.params" not in frame:
+        return frame
+    return frame[frame["params.sweep.params"].isna()].reset_index(drop=True)
+
+
+def resolve_run_id(frame: pd.DataFrame, prefix: str) -> str:
+    """The full id of the one run of ``frame`` whose id starts with ``prefix`` (the tables
+    print 12 characters); a ``ValueError`` saying why otherwise."""
+    ids = sorted({str(r) for r in frame.get("run_id", []) if str(r).startswith(prefix)})
+    if len(ids) != 1:
+        what = "no run" if not ids else f"{len(ids)} runs ({', '.join(i[:16] for i in ids)})"
+        raise ValueError(f"run id '{prefix}': {what} with that prefix")
+    return ids[0]
 
 
 def sort_by(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -65,13 +89,36 @@ def parse_param(text: Any) -> Any:
     return int(value) if value.is_integer() and "." not in text and "e" not in text else value
 
 
+def _group(row: pd.Series) -> tuple[str, ...]:
+    return tuple(str(row.get(column, "-")) for column in COMPARED_ON.values())
+
+
 def best_config(frame: pd.DataFrame, metric: str, keys: Sequence[str]) -> dict[str, Any] | None:
-    """The swept values and scores of the best run (``None`` when no run has ``metric``)."""
-    ranked = sort_by(frame, metric)
+    """The swept values and scores of the best run among comparable ones, or ``None``.
+
+    Only runs that scored ``metric`` and carry every key (GDT runs, when ``keys`` are config
+    keys: a baseline's score says nothing about GDT's config) compete, and only within one
+    group of equal tracker, weights and targets (:data:`COMPARED_ON`): the group with the most
+    such runs (ties: the better best). ``compared`` says how many runs that was, and
+    ``groups`` how many comparable groups there were in all.
+    """
     column = f"metrics.{metric}"
-    if ranked.empty or column not in ranked or pd.isna(ranked.loc[0, column]):
+    if frame.empty or column not in frame:
         return None
-    row = ranked.loc[0]
+    ranked = sort_by(frame, metric)
+    ranked = ranked[ranked[column].notna()]
+    for key in keys:
+        name = f"params.{key}"
+        ranked = ranked[ranked[name].notna()] if name in ranked else ranked.iloc[0:0]
+    if keys and "params.tracker" in ranked:
+        ranked = ranked[ranked["params.tracker"] == "gdt"]
+    if ranked.empty:
+        return None
+    groups = ranked.apply(_group, axis=1)
+    sizes = groups.value_counts(sort=False)
+    chosen = max(sizes.index, key=lambda g: (sizes[g], ranked[groups == g][column].max()))
+    pool = ranked[groups == chosen]
+    row = pool.iloc[0]
     return {
         "run_id": row["run_id"],
         "run_name": row.get("tags.mlflow.runName"),
@@ -81,6 +128,9 @@ def best_config(frame: pd.DataFrame, metric: str, keys: Sequence[str]) -> dict[s
             for m in SCORES
             if f"metrics.{m}" in row and not pd.isna(row[f"metrics.{m}"])
         },
+        "compared": len(pool),
+        "groups": len(sizes),
+        "group": dict(zip(COMPARED_ON, chosen, strict=True)),
     }
 
 
@@ -99,18 +149,24 @@ def _param_cell(text: Any) -> str:
 
 
 def format_runs(frame: pd.DataFrame, metric: str, keys: Sequence[str]) -> str:
-    """A fixed-width text table: run name, id, status, scores (objective first), swept keys."""
+    """A fixed-width text table: run name, id (12 characters: ``compare --parent`` takes any
+    unique prefix), status, scores (objective first), what was scored (tracker, weights,
+    number of targets), swept keys."""
     ranked = sort_by(frame, metric)
     scores = [metric] + [m for m in SCORES if m != metric]
-    header = ["run", "run_id", "status", *scores, *keys]
+    header = ["run", "run_id", "status", *scores, "tracker", "weights", "targets", *keys]
     rows = [header]
     for _, row in ranked.iterrows():
+        targets = row.get("params.num_sequences")
         rows.append(
             [
                 _cell(row.get("tags.mlflow.runName")),
                 str(row["run_id"])[:12],
                 _cell(row.get("status")),
                 *(_cell(row.get(f"metrics.{m}")) for m in scores),
+                _cell(row.get("params.tracker")),
+                _cell(row.get("params.weights"), 24),
+                _cell(targets),
                 *(_param_cell(row.get(f"params.{k}")) for k in keys),
             ]
         )
@@ -122,8 +178,16 @@ def format_runs(frame: pd.DataFrame, metric: str, keys: Sequence[str]) -> str:
 
 def format_best(best: dict[str, Any], metric: str) -> str:
     """The best run's score and its swept values as ``--set`` options."""
+    group = best.get("group", {})
+    among = ", ".join(f"{k} {v}" for k, v in group.items() if k != "targets")
     lines = [
-        f"best {metric} = {best['metrics'][metric]:.4f}: {best['run_name']} ({best['run_id']})"
+        f"best {metric} = {best['metrics'][metric]:.4f}: {best['run_name']} ({best['run_id']}), "
+        f"among {best.get('compared', 1)} run(s) of {among or 'one kind'} on the same targets"
     ]
+    if best.get("groups", 1) > 1:
+        lines.append(
+            f"  ({best['groups'] - 1} other group(s) of runs on other trackers, weights or "
+            "targets were not compared with these)"
+        )
     lines += [f"  --set {key}={value}" for key, value in best["config"].items()]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from workflows.options import build_config, config_options
+from workflows.options import build_config, config_options, tracking_uri_option
 
 DEFAULT_STORAGE = "sweeps"
 RANDOM_SAMPLES = 10  # --search random without --num-samples
@@ -168,7 +168,7 @@ def _new_context(
 @click.option("--resume", is_flag=True, help="Continue the sweep --name (default: the latest).")
 @click.option("--retry-failed", is_flag=True, help="With --resume: run failed trials again.")
 @click.option("--address", help="Ray cluster address (default: start Ray locally).")
-@click.option("--tracking-uri", help="MLflow tracking URI (default $MLFLOW_TRACKING_URI/sqlite).")
+@tracking_uri_option
 @click.option("--experiment", help="MLflow experiment (default mlflow.experiment).")
 @config_options
 def sweep(
@@ -192,12 +192,12 @@ def sweep(
     resume: bool,
     retry_failed: bool,
     address: str | None,
-    tracking_uri: str | None,
     experiment: str | None,
     overlays: tuple[str, ...],
     overrides: tuple[str, ...],
 ) -> None:
     """Sweep config values on Ray Tune; each trial is an evaluation logged as a child run."""
+    from workflows.mlflow_urls import compare_url, ui_base, where_to_look
     from workflows.ray_runtime import init_ray
     from workflows.run_table import format_best, format_runs, search_runs
     from workflows.sweep import (
@@ -216,7 +216,6 @@ def sweep(
         overrides,
         **{
             "ray.address": address,
-            "mlflow.tracking_uri": tracking_uri,
             "mlflow.experiment": experiment,
         },
     )
@@ -278,6 +277,10 @@ def sweep(
     )
     if best is not None:
         click.echo(format_best(best, context.metric))
+    if not runs.empty:
+        base = ui_base(context.tracking_uri)
+        url = compare_url(base, context.experiment_id, list(runs["run_id"]))
+        click.echo(f"the trials in the MLflow UI{where_to_look(context.tracking_uri)}:\n  {url}")
     if outcome.interrupted:
         click.secho(
             f"interrupted; continue with: gdt-flow sweep --resume --name {context.name} "
@@ -288,3 +291,9 @@ def sweep(
         sys.exit(130)
     if best is None:
         raise click.ClickException(f"no trial of sweep {context.name} finished")
+    if outcome.failed:
+        raise click.ClickException(
+            f"{outcome.failed} trial(s) of sweep {context.name} failed (the error is on each "
+            "one's MLflow run; the finished ones are kept: `gdt-flow sweep --resume "
+            f"--retry-failed --name {context.name}` runs the failed ones again)"
+        )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from workflows.options import build_config, config_options
+from workflows.options import build_config, config_options, tracking_uri_option
 
 
 def _load(sequence: str, otb_root: str | None):
@@ -23,28 +23,73 @@ def _load(sequence: str, otb_root: str | None):
         raise click.ClickException(str(exc)) from None
 
 
-def _write_video(path: Path, seq, boxes, scores) -> None:
-    """Overlay video: ground truth green, prediction red, the score in the corner."""
+VIDEO_CODECS = ("avc1", "mp4v")  # H.264 (browsers play it) where OpenCV's FFmpeg has an
+# encoder; else MPEG-4 part 2 (desktop players; pip's opencv wheels ship no H.264 encoder)
+NO_H264 = "MPEG-4 part 2: this OpenCV has no H.264 encoder; desktop players, not browsers"
+GT_COLOUR, TRACKER_COLOUR, TEXT_COLOUR = (0, 200, 0), (0, 0, 255), (0, 255, 255)  # BGR
+
+
+def _open_writer(path: Path, size: tuple[int, int]):
+    """The first codec of :data:`VIDEO_CODECS` OpenCV can open, and its name. FFmpeg's
+    complaints about a missing encoder go to the C stderr: silenced while probing."""
+    import os
+
+    import cv2
+
+    for codec in VIDEO_CODECS:
+        saved = os.dup(2)
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), 25, size)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+        if writer.isOpened():
+            return writer, codec
+        writer.release()
+    raise click.ClickException(f"{path}: cannot open a video writer ({', '.join(VIDEO_CODECS)})")
+
+
+def _legend(frame, tracker: str) -> None:
+    """The key of the overlay, bottom left: which box is which and what S is."""
+    import cv2
+
+    h = frame.shape[0]
+    lines = [
+        ("ground truth", GT_COLOUR),
+        (f"{tracker} (S = its score, eq. 4)", TRACKER_COLOUR),
+    ]
+    for k, (text, colour) in enumerate(lines):
+        y = h - 8 - 16 * (len(lines) - 1 - k)
+        cv2.rectangle(frame, (5, y - 9), (15, y), colour, 2)
+        cv2.putText(frame, text, (20, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, TEXT_COLOUR, 1)
+
+
+def _write_video(path: Path, seq, boxes, scores, tracker: str) -> str:
+    """Overlay video: ground truth green, prediction red, frame number and score S in the
+    corner, a legend; returns the codec used."""
     import cv2
     import numpy as np
 
     first = seq.frame(0)
     h, w = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
-    if not writer.isOpened():
-        raise click.ClickException(f"{path}: cannot open a video writer")
+    writer, codec = _open_writer(path, (w, h))
     try:
         for i in range(len(seq)):
             frame = np.ascontiguousarray(seq.frame(i))
-            for box, colour in ((seq.ground_truth[i], (0, 200, 0)), (boxes[i], (0, 0, 255))):
+            for box, colour in ((seq.ground_truth[i], GT_COLOUR), (boxes[i], TRACKER_COLOUR)):
                 if np.isfinite(box).all():
                     x, y, bw, bh = (int(round(v)) for v in box)
                     cv2.rectangle(frame, (x, y), (x + bw - 1, y + bh - 1), colour, 2)
-            label = f"#{i + 1} S={scores[i]:.1f}" if np.isfinite(scores[i]) else f"#{i + 1}"
-            cv2.putText(frame, label, (5, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1)
+            number = seq.frame_number(i) if hasattr(seq, "frame_number") else i + 1
+            label = f"#{number} S={scores[i]:.1f}" if np.isfinite(scores[i]) else f"#{number}"
+            cv2.putText(frame, label, (5, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, TEXT_COLOUR, 1)
+            _legend(frame, tracker)
             writer.write(frame)
     finally:
         writer.release()
+    return codec
 
 
 @click.command("track")
@@ -71,6 +116,7 @@ def _write_video(path: Path, seq, boxes, scores) -> None:
     help="Network weights: a checkpoint file, runs:/... or models:/... "
     "(default: the ImageNet weights of `gdt-flow weights fetch`, else a random network).",
 )
+@tracking_uri_option
 @config_options
 @click.option(
     "--out",
@@ -91,8 +137,9 @@ def track(sequence, otb_root, tracker_name, weights, overlays, overrides, out, v
     from gdt_core.boxes import to_otb_file
     from gdt_core.network import WeightsError
     from gdt_core.ope import score_sequence
+    from gdt_core.otb import OTBDataError
     from gdt_core.trackers import make_tracker
-    from gdt_core.tracking import run_ope
+    from gdt_core.tracking import OPEInterrupted, run_ope
     from workflows.weights import gdt_weights, resolve_weights
 
     cfg = build_config(overlays, overrides)
@@ -104,9 +151,19 @@ def track(sequence, otb_root, tracker_name, weights, overlays, overrides, out, v
         raise click.ClickException(str(exc)) from None
     except ValueError as exc:  # unknown tracker name
         raise click.UsageError(str(exc)) from None
-    with click.progressbar(length=len(seq), label=f"{seq.name} ({tracker_name})") as bar:
-        bar.update(1)
-        result = run_ope(tracker, seq, progress=lambda done, total: bar.update(1))
+    try:
+        with click.progressbar(length=len(seq), label=f"{seq.name} ({tracker_name})") as bar:
+            bar.update(1)
+            result = run_ope(tracker, seq, progress=lambda done, total: bar.update(1))
+    except OPEInterrupted as exc:
+        partial = Path(f"{out}.partial")
+        write_box_file(partial, to_otb_file(exc.partial.boxes))
+        raise click.ClickException(
+            f"{exc} -- stopped; the boxes of frames {seq.frame_number(0)}.."
+            f"{seq.frame_number(exc.index - 1)} are in {partial} (partial)"
+        ) from None
+    except OTBDataError as exc:  # frame 1 itself
+        raise click.ClickException(str(exc)) from None
     write_box_file(out, to_otb_file(result.boxes))
     curves = score_sequence(seq.ground_truth, result.boxes)
     metrics = {
@@ -122,5 +179,6 @@ def track(sequence, otb_root, tracker_name, weights, overlays, overrides, out, v
     if json_out:
         Path(json_out).write_text(json.dumps(metrics, indent=2) + "\n")
     if video:
-        _write_video(Path(video), seq, result.boxes, result.scores)
-        click.echo(f"video -> {video}")
+        codec = _write_video(Path(video), seq, result.boxes, result.scores, tracker_name.upper())
+        played = "H.264: plays in browsers" if codec == "avc1" else NO_H264
+        click.echo(f"video -> {video} ({played})")

@@ -103,6 +103,12 @@ def resolve_weights(
 
     text = _ALIAS_SLASH.sub(r"models:/\1@\2", text)
     uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+        # MLflow would create an empty store there just to find nothing in it
+        raise WeightsError(
+            f"{text}: no MLflow store at {uri} (nothing was logged there; give --tracking-uri "
+            "or set MLFLOW_TRACKING_URI to the store that holds the model)"
+        )
     try:
         with use_tracking_uri(uri):
             local = mlflow.artifacts.download_artifacts(

@@ -1,0 +1,111 @@
+"""phase1.train_layers=fc: the pool5 cache's values, its resume, and fc mode = all mode with
+frozen convolutions."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gdt_core.config import load_config
+from gdt_core.det import list_entries
+from gdt_core.network import build_network
+from gdt_core.objectness import ObjectnessNet, PatchPool, objectness_step
+from gdt_core.patches import (
+    PatchParams,
+    build_manifest,
+    build_shard,
+    plan_shards,
+    read_manifest,
+    write_manifest,
+)
+from gdt_core.pool5_cache import Pool5Pool, cache_dir, cache_shard
+from gdt_core.synthetic_det import generate_det
+
+CFG = load_config().replace({"network.input_size": 99, "network.fc6_dim": 32, "network.fc7_dim": 8})
+NORM = (CFG.network.mean, CFG.network.std)
+
+
+@pytest.fixture(scope="module")
+def patch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("pool5")
+    det = generate_det(tmp / "det", 8, seed=4)
+    params = PatchParams.from_config(CFG)
+    specs = plan_shards(list_entries(det), 48, 2, 0.5, seed=0)
+    out = tmp / "patches"
+    results = [build_shard(s, params, out) for s in specs]
+    write_manifest(out, build_manifest([str(det)], specs, results, params, 0, 48, {}))
+    return out
+
+
+def _net(seed: int = 0) -> torch.nn.Module:
+    return build_network(CFG.network, seed).eval()
+
+
+def _cache(net, patch_dir: Path, dtype: str) -> tuple[Path, list]:
+    out = cache_dir(patch_dir, net, dtype)
+    shards = read_manifest(patch_dir)["shards"]
+    return out, [cache_shard(net, patch_dir, e, out, dtype, *NORM, batch=5) for e in shards]
+
+
+def test_cached_rows_are_pool5_of_the_patches(patch_dir: Path) -> None:
+    net = _net()
+    images = PatchPool(patch_dir, *NORM)
+    with torch.no_grad():
+        expected = torch.cat(
+            [torch.flatten(net.pool5(net.conv5(x)), 1) for x, _ in images.chunks(16)]
+        )
+    for dtype, tol in (("float32", 1e-5), ("float16", 2e-3)):
+        out, _ = _cache(net, patch_dir, dtype)
+        rows = Pool5Pool(patch_dir, out, split="all")
+        got, labels = rows.take(np.arange(len(rows)))
+        assert got.shape == (48, 9216) and expected.abs().max() > 0.1
+        torch.testing.assert_close(got, expected, rtol=tol, atol=tol)
+        assert torch.equal(labels, torch.from_numpy(images.labels))
+
+
+def test_cache_resumes_and_follows_the_weights(patch_dir: Path) -> None:
+    net = _net()
+    out, first = _cache(net, patch_dir, "float32")
+    (out / first[1].file).unlink()  # one shard lost: only it is recomputed
+    _, again = _cache(net, patch_dir, "float32")
+    assert [r.reused for r in again] == [True, False]
+    other = _net(seed=1)  # other convolutions: another folder, computed afresh
+    out2, fresh = _cache(other, patch_dir, "float32")
+    assert out2 != out and [r.reused for r in fresh] == [False, False]
+    assert cache_dir(patch_dir, net, "float16") != out  # the dtype is part of the name
+
+
+def test_heldout_and_train_split_whole_images(patch_dir: Path) -> None:
+    out, _ = _cache(_net(), patch_dir, "float32")
+    train = Pool5Pool(patch_dir, out, split="train", holdout_fraction=0.4)
+    held = Pool5Pool(patch_dir, out, split="heldout", holdout_fraction=0.4)
+    assert len(train) + len(held) == 48 and len(train) > 0 and len(held) > 0
+    images_train = PatchPool(patch_dir, *NORM, split="train", holdout_fraction=0.4)
+    assert torch.equal(torch.from_numpy(images_train.labels), train.take(np.arange(len(train)))[1])
+    halves = [Pool5Pool(patch_dir, out, r, 2, "train", 0.4) for r in (0, 1)]
+    assert sum(len(h) for h in halves) == len(train)
+
+
+def test_fc_mode_equals_all_mode_with_frozen_convolutions(patch_dir: Path) -> None:
+    out, _ = _cache(_net(), patch_dir, "float32")
+    losses = {}
+    for mode, pool in (("all", PatchPool(patch_dir, *NORM)), ("fc", Pool5Pool(patch_dir, out))):
+        model = ObjectnessNet(copy.deepcopy(_net()), seed=3, train_layers=mode).train()
+        model.net.features.requires_grad_(False)  # all mode, convolutions frozen
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05)
+        rng, run = np.random.default_rng(7), []
+        torch.manual_seed(11)  # the dropout masks
+        for _ in range(4):
+            inputs, labels = pool.batch(rng, 12)
+            loss, _ = objectness_step(model, inputs, labels)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            run.append(loss.item())
+        losses[mode] = run
+    assert losses["all"][0] != losses["all"][-1]  # it trained
+    np.testing.assert_allclose(losses["fc"], losses["all"], rtol=1e-4)
