@@ -77,6 +77,16 @@ class SamplingConfig:
     near_negative_max_iou: float = _f(**_range(0.0, 1.0))
     near_negative_scale: float = _f(**_range(1.0))
 
+    def __post_init__(self) -> None:
+        # values that are only valid together (each alone is range-checked by its field)
+        if self.negative_center_distance > self.negative_max_distance:
+            raise ConfigError(
+                f"sampling.negative_center_distance ({self.negative_center_distance:g}) > "
+                f"sampling.negative_max_distance ({self.negative_max_distance:g}): negatives "
+                "(box sizes from the target, per axis) would lie outside the region the "
+                "tracker reads; raise sampling.negative_max_distance with it"
+            )
+
 
 @dataclass(frozen=True)
 class CandidatesConfig:

@@ -20,6 +20,8 @@ from .fc6_steps import Fc6Steps
 from .gaussian import BayesLayer, fit_bayes_layer
 from .network import GDTNet
 
+HAS_FOREACH_ADD = hasattr(torch, "_foreach_add_")  # private API: see add_scaled_
+
 
 def bayes_loss(x_pos: torch.Tensor, x_neg: torch.Tensor, layer: BayesLayer) -> torch.Tensor:
     """Eqs. 8-11 as a loss to minimise (see the module doc); the Gaussians are fixed."""
@@ -130,12 +132,22 @@ def phase2_finetune(
             velocity[0].mul_(m).index_add_(0, rows, g_hidden)  # W's gradient g^T S_rows, in A^T
             velocity[1].addmm_(g_x.T, act, beta=m)  # fc7's weight gradient, in one pass
             velocity[2].mul_(m).add_(g_x.sum(0))
-            torch._foreach_add_(params, velocity, alpha=-p2.learning_rate)
+            add_scaled_(params, velocity, -p2.learning_rate)
         fc6_out = torch.addmm(base, gram, coef)
         bias6.add_(coef.sum(0))
         kept = coef.any(dim=1)  # rows no batch reached are zero and add nothing
         net.fc6.weight.addmm_(coef[kept].T, samples[kept])
     return Phase2Result(iterations, margin, fc6_out)
+
+
+def add_scaled_(targets: list[torch.Tensor], deltas: list[torch.Tensor], alpha: float) -> None:
+    """``t += alpha * d`` for each pair, in place: one fused ``torch._foreach_add_`` (a
+    private torch API) where this torch has it, else one ``add_`` per tensor (same values)."""
+    if HAS_FOREACH_ADD:
+        torch._foreach_add_(targets, deltas, alpha=alpha)
+        return
+    for target, delta in zip(targets, deltas, strict=True):
+        target.add_(delta, alpha=alpha)
 
 
 def online_step(
@@ -169,9 +181,7 @@ def online_step(
         g_hidden = fc6_out_grad(net, fc6_out, g_x)  # with fc7's weight before its step
         net.fc7.weight.addmm_(g_x.T, torch.relu(fc6_out), alpha=-learning_rate)
         (fc6_steps or Fc6Steps(net.fc6.weight, 0)).add(g_hidden, pool5, learning_rate)
-        torch._foreach_add_(
-            [net.fc6.bias, net.fc7.bias], [g_hidden.sum(0), g_x.sum(0)], alpha=-learning_rate
-        )
+        add_scaled_([net.fc6.bias, net.fc7.bias], [g_hidden.sum(0), g_x.sum(0)], -learning_rate)
     return g_hidden
 
 

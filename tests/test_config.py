@@ -86,3 +86,15 @@ def test_unknown_key_suggests_the_nearest(override, suggestion):
     with pytest.raises(ConfigError) as exc:
         load_config(overrides=["zzz.qqq=1"])
     assert "did you mean" not in str(exc.value)
+
+
+def test_related_values_are_checked_together():
+    cfg = load_config()
+    with pytest.raises(
+        ConfigError, match=r"negative_center_distance \(1.5\) > .*max_distance \(1\)"
+    ):
+        cfg.replace({"sampling.negative_center_distance": 1.5})
+    ok = cfg.replace(
+        {"sampling.negative_center_distance": 1.5, "sampling.negative_max_distance": 2.0}
+    )
+    assert ok.sampling.negative_center_distance == 1.5

@@ -57,3 +57,22 @@ def test_fc6_out_in_float64():
         out = net.fc6_out(x)
     assert out.dtype == torch.float64
     torch.testing.assert_close(out, net.fc6(x))
+
+
+def test_without_the_private_torch_apis_the_results_are_the_same(monkeypatch):
+    from gdt_core import finetune
+
+    net, x = _net(), torch.rand(16, 9216)
+    with torch.no_grad():
+        fast = net.fc6_out(x)
+        monkeypatch.setattr(network, "HAS_ONEDNN_LINEAR", False)  # no mkldnn._linear_pointwise
+        torch.testing.assert_close(net.fc6_out(x), fast, rtol=1e-5, atol=1e-5)
+    results = {}
+    for fused in (True, False):
+        monkeypatch.setattr(finetune, "HAS_FOREACH_ADD", fused)  # no torch._foreach_add_
+        targets = [torch.ones(3), torch.zeros(2)]
+        finetune.add_scaled_(targets, [torch.arange(3.0), torch.ones(2)], -0.5)
+        results[fused] = targets
+    for a, b in zip(results[True], results[False], strict=True):
+        assert torch.equal(a, b)
+    assert results[False][0].tolist() == [1.0, 0.5, 0.0]

@@ -54,10 +54,9 @@ def test_track_writes_results_json_and_video(folder, tmp_path):
     import cv2
 
     ok, frame = cv2.VideoCapture(str(video)).read()
-    h = frame.shape[0]
-    key = frame[h - 36 : h - 4, 3:18].reshape(-1, 3).astype(int)  # the legend's two swatches
-    assert ((key[:, 1] > 120) & (key[:, 2] < 100)).any()  # green: ground truth
-    assert ((key[:, 2] > 120) & (key[:, 1] < 100)).any()  # red: the tracker
+    legend = frame[4:44, 4:120].reshape(-1, 3).astype(int)  # "ground truth", "GDT" labels
+    assert (legend.min(axis=1) > 180).any()  # white text: the ground truth's colour
+    assert ((legend[:, 2] > 150) & (legend[:, 1] < 90)).any()  # red text: the tracker's
 
 
 def test_track_a_baseline_by_name(folder, tmp_path):

@@ -155,17 +155,38 @@ def test_deterministic_for_a_seed_and_reinit_restarts(cfg):
     assert np.array_equal(first, _track(tracker))  # init() resets the fine-tuned weights
 
 
-def test_ablation_switches(cfg):
-    no_bp = GDTTracker(cfg.replace({"online.backprop": False, "online.score_threshold": -1e9}))
-    _track(no_bp)
-    assert no_bp.online_updates == 0
-    bp = GDTTracker(
-        cfg.replace({"online.score_threshold": -1e9, "online.similarity_threshold": -1})
+def _fc_weights(tracker) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in tracker.net.fc_parameters()]
+
+
+def _fc_change_while_tracking(tracker, n=4) -> float:
+    """Largest change of an fc weight between the end of init and frame ``n``."""
+    tracker.init(_frame_with_square(30, 20), (30, 20, 16, 16))
+    before = _fc_weights(tracker)
+    for i in range(1, n):
+        tracker.update(_frame_with_square(30 + 3 * i, 20 + i))
+    tracker._fc6_steps.flush()  # pending low-rank fc6 steps written into the weight
+    return max(
+        float((a - b).abs().max()) for a, b in zip(_fc_weights(tracker), before, strict=True)
     )
-    _track(bp)
+
+
+def test_ablation_switches(cfg):
+    gate_open = {"online.score_threshold": -1e9, "online.similarity_threshold": -1}
+    no_bp = GDTTracker(cfg.replace({"online.backprop": False, **gate_open}))
+    assert _fc_change_while_tracking(no_bp) == 0.0  # "no bp": the fc layers never move
+    assert no_bp.online_updates == 0
+    bp = GDTTracker(cfg.replace(gate_open))
+    assert _fc_change_while_tracking(bp) > 0.0
     assert bp.online_updates == 3
-    no_p2 = GDTTracker(cfg.replace({"phase2.enabled": False}))
-    _track(no_p2)
+    no_p2 = GDTTracker(cfg.replace({"phase2.enabled": False, "online.backprop": False}))
+    no_p2.init(_frame_with_square(30, 20), (30, 20, 16, 16))
+    initial = {k: v for k, v in no_p2._initial_state.items() if k.startswith("fc")}
+    for key, value in initial.items():  # phase 2 off: init leaves the network as loaded
+        assert torch.equal(no_p2.net.state_dict()[key], value), key
+    p2 = GDTTracker(cfg)
+    p2.init(_frame_with_square(30, 20), (30, 20, 16, 16))
+    assert not torch.equal(p2.net.fc7.weight, p2._initial_state["fc7.weight"])
     assert no_p2.phase2_iterations == 0
     plain = GDTTracker(cfg.replace({"network.feature": "pretrained_fc7"}))
     _track(plain)

@@ -26,7 +26,6 @@ def _load(sequence: str, otb_root: str | None):
 VIDEO_CODECS = ("avc1", "mp4v")  # H.264 (browsers play it) where OpenCV's FFmpeg has an
 # encoder; else MPEG-4 part 2 (desktop players; pip's opencv wheels ship no H.264 encoder)
 NO_H264 = "MPEG-4 part 2: this OpenCV has no H.264 encoder; desktop players, not browsers"
-GT_COLOUR, TRACKER_COLOUR, TEXT_COLOUR = (0, 200, 0), (0, 0, 255), (0, 255, 255)  # BGR
 
 
 def _open_writer(path: Path, size: tuple[int, int]):
@@ -51,42 +50,23 @@ def _open_writer(path: Path, size: tuple[int, int]):
     raise click.ClickException(f"{path}: cannot open a video writer ({', '.join(VIDEO_CODECS)})")
 
 
-def _legend(frame, tracker: str) -> None:
-    """The key of the overlay, bottom left: which box is which and what S is."""
-    import cv2
-
-    h = frame.shape[0]
-    lines = [
-        ("ground truth", GT_COLOUR),
-        (f"{tracker} (S = its score, eq. 4)", TRACKER_COLOUR),
-    ]
-    for k, (text, colour) in enumerate(lines):
-        y = h - 8 - 16 * (len(lines) - 1 - k)
-        cv2.rectangle(frame, (5, y - 9), (15, y), colour, 2)
-        cv2.putText(frame, text, (20, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, TEXT_COLOUR, 1)
-
-
 def _write_video(path: Path, seq, boxes, scores, tracker: str) -> str:
-    """Overlay video: ground truth green, prediction red, frame number and score S in the
-    corner, a legend; returns the codec used."""
-    import cv2
+    """Overlay video (:func:`gdt_core.frame_view.draw_boxes`): ground truth and the
+    tracker's box with a legend naming them, the frame number and the tracker's score S
+    (eq. 4 for GDT) as caption; returns the codec used."""
     import numpy as np
+
+    from gdt_core.frame_view import GROUND_TRUTH, draw_boxes
 
     first = seq.frame(0)
     h, w = first.shape[:2]
     writer, codec = _open_writer(path, (w, h))
     try:
         for i in range(len(seq)):
-            frame = np.ascontiguousarray(seq.frame(i))
-            for box, colour in ((seq.ground_truth[i], GT_COLOUR), (boxes[i], TRACKER_COLOUR)):
-                if np.isfinite(box).all():
-                    x, y, bw, bh = (int(round(v)) for v in box)
-                    cv2.rectangle(frame, (x, y), (x + bw - 1, y + bh - 1), colour, 2)
-            number = seq.frame_number(i) if hasattr(seq, "frame_number") else i + 1
-            label = f"#{number} S={scores[i]:.1f}" if np.isfinite(scores[i]) else f"#{number}"
-            cv2.putText(frame, label, (5, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, TEXT_COLOUR, 1)
-            _legend(frame, tracker)
-            writer.write(frame)
+            score = f", score S = {scores[i]:.1f}" if np.isfinite(scores[i]) else ""
+            caption = f"frame {seq.frame_number(i)}{score}"
+            shown = {GROUND_TRUTH: seq.ground_truth[i], tracker: boxes[i]}
+            writer.write(draw_boxes(seq.frame(i), shown, caption=caption))
     finally:
         writer.release()
     return codec
