@@ -3,13 +3,17 @@
     python -m bench.bench_quality [--paths pooled] [--baseline csrt] [--weights FILE]
                                   [--targets A,B] [--max-frames N] [--set key=value ...]
     python -m bench.bench_quality --paths crop,pooled          # both candidate paths
+    python -m bench.bench_quality --also-weights phase1=models:/gdt-objectness@latest-pretrain \
+        --tracking-uri sqlite:////data/gdt/mlflow.db            # phase 1's effect (issue 19)
 
 All trackers run in this one process on every frame of the shared targets
 (``../shared/data/otb``), one after the other per target, and are scored by the OTB rules
 (:mod:`gdt_core.ope`). Prints, per target and overall, AUC (success score), precision@20 and
 frames/s (init included), then the AUC per OTB attribute (from the sequence table: targets
 carrying it / AUC per tracker). The weights default to the cache of ``gdt-flow weights
-fetch``, else ``../shared/weights/alexnet-imagenet-conv.pth``.
+fetch``, else ``../shared/weights/alexnet-imagenet-conv.pth``; ``--also-weights LABEL=SPEC``
+(repeatable; a file, ``runs:/`` or ``models:/`` URI) adds GDT on the first path with other
+weights, e.g. after phase 1, in the same run.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from gdt_core.ope import score_tracker
 from gdt_core.otb import ATTRIBUTES, load_sequence
 from gdt_core.trackers import make_tracker
 from gdt_core.tracking import run_ope
+from workflows.weights import resolve_weights
 from workflows.weights_fetch import cached_weights
 
 SHARED_WEIGHTS = DEFAULT_OTB.parents[1] / "weights" / "alexnet-imagenet-conv.pth"
@@ -34,16 +39,24 @@ def default_weights() -> Path | None:
 
 
 def main() -> None:
-    args = tracker_arguments(__doc__, "pooled").parse_args()  # --weights: default_weights()
+    parser = tracker_arguments(__doc__, "pooled")  # --weights: default_weights()
+    parser.add_argument("--also-weights", action="append", default=[], metavar="LABEL=SPEC")
+    parser.add_argument("--tracking-uri", help="MLflow store of runs:/ and models:/ weights")
+    args = parser.parse_args()
 
     cfg = load_config(overrides=args.overrides)
     weights = args.weights or default_weights()
+    paths = [p for p in args.paths.split(",") if p]
     trackers = {
-        f"gdt-{path}": ("gdt", cfg.replace({"tracker.candidate_features": path}))
-        for path in filter(None, args.paths.split(","))
+        f"gdt-{path}": ("gdt", cfg.replace({"tracker.candidate_features": path}), weights)
+        for path in paths
     }
+    for item in args.also_weights:
+        label, _, spec = item.partition("=")
+        local = resolve_weights(spec, args.tracking_uri)
+        trackers[f"gdt-{label}"] = trackers[f"gdt-{paths[0]}"][:2] + (local,)
     if args.baseline:
-        trackers[args.baseline] = (args.baseline, cfg)
+        trackers[args.baseline] = (args.baseline, cfg, None)
     sequences = [
         FirstFrames(load_sequence(args.otb_root, name), args.max_frames)
         for name in args.targets.split(",")
@@ -55,8 +68,8 @@ def main() -> None:
     boxes: dict[str, dict[str, object]] = {label: {} for label in trackers}
     fps: dict[str, dict[str, float]] = {label: {} for label in trackers}
     for seq in sequences:
-        for label, (name, tcfg) in trackers.items():
-            result = run_ope(make_tracker(name, tcfg, weights if name == "gdt" else None), seq)
+        for label, (name, tcfg, tweights) in trackers.items():
+            result = run_ope(make_tracker(name, tcfg, tweights), seq)
             boxes[label][seq.name], fps[label][seq.name] = result.boxes, result.fps
         print(f"  {seq.name}: " + ", ".join(f"{k} {v[seq.name]:.1f} fps" for k, v in fps.items()))
     truth = {seq.name: seq.ground_truth for seq in sequences}

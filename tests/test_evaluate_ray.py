@@ -171,6 +171,26 @@ def test_cli_evaluate_logs_a_complete_mlflow_run(ray_local, tmp_path: Path):
             "failures/SynC.txt"} <= artifacts  # fmt: skip
 
 
+def test_a_fully_resumed_evaluation_reuses_its_mlflow_run(ray_local, tmp_path: Path):
+    from mlflow import MlflowClient
+
+    root, table = make_otb_root(tmp_path / "data")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [
+        "evaluate", "--otb-root", str(root), "--sequence-table", str(table),
+        "--sequences", "SynA,SynB", "--tracker", "csrt", "--out", str(tmp_path / "run"),
+        "--tracking-uri", uri, "--set", "mlflow.experiment=eval-again",
+    ]  # fmt: skip
+    first = CliRunner().invoke(main, args)
+    again = CliRunner().invoke(main, args)
+    assert first.exit_code == again.exit_code == 0, first.output + again.output
+    (run_id,) = [line.split()[-1] for line in first.output.splitlines() if "MLflow run" in line]
+    assert f"every target resumed: already logged as MLflow run {run_id}" in again.output
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("eval-again")
+    assert [r.info.run_id for r in client.search_runs([experiment.experiment_id])] == [run_id]
+
+
 def test_evaluate_with_no_target_scored_fails_and_so_does_its_mlflow_run(ray_local, tmp_path: Path):
     from mlflow import MlflowClient
 

@@ -220,6 +220,7 @@ def evaluate(
     overrides: tuple[str, ...],
 ) -> None:
     """One-pass evaluation of a tracker on OTB targets, one Ray actor per running target."""
+    from workflows.evaluation_mlflow import logged_run
     from workflows.evaluation_summary import format_table, write_summary
     from workflows.mlflow_store import resolve_tracking_uri
 
@@ -239,9 +240,14 @@ def evaluate(
     )
     if summary["trackers"]:
         click.echo(format_table(summary))
-    run_id = log_or_explain(
-        result.run_dir, resolve_tracking_uri(cfg.mlflow.tracking_uri), cfg.mlflow.experiment
-    )
+    uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
+    earlier = logged_run(result.run_dir)
+    every_target_resumed = len(result.resumed) == len(result.records)
+    if every_target_resumed and earlier and earlier.get("tracking_uri") == uri:
+        run_id = earlier["run_id"]  # nothing new was computed: its MLflow run stands
+        click.echo(f"every target resumed: already logged as MLflow run {run_id}")
+    else:
+        run_id = log_or_explain(result.run_dir, uri, cfg.mlflow.experiment)
     if run_id:
         summary["mlflow_run_id"] = run_id
         write_summary(result.run_dir, summary)

@@ -163,6 +163,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     pool, heldout = _pools(cfg, config, rank, world)
     per_worker = max(1, p1.batch_size // world)
     rng = np.random.default_rng([cfg.seed, rank, step])
+    torch.manual_seed(int(rng.integers(2**62)))  # dropout: same seed, same run
     client = MlflowClient(config["tracking_uri"]) if rank == 0 else None
     model.train()
     window = torch.zeros(3, dtype=torch.float64)  # loss x n, correct, n
