@@ -6,8 +6,19 @@ import click
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Show Ray's own output too (workers' logs, Tune's status tables).",
+)
+def main(verbose: bool) -> None:
     """gdt-flow: pretrain, evaluate, ablate and sweep the GDT tracker on Ray + MLflow."""
+    import os
+
+    from workflows.ray_runtime import VERBOSE_ENV
+
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # the demo's sub-commands inherit it
 
 
 from workflows.report_cmd import report  # noqa: E402

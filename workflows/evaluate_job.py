@@ -43,16 +43,13 @@ from workflows.evaluation import (
 @ray.remote
 class TrackingActor:
     """Runs targets one after another; builds its tracker (and loads the weights) once per
-    evaluation spec, so an ablation's or a sweep's next spec reuses the warm process."""
+    evaluation spec, at its first target, so an ablation's or a sweep's next spec reuses the
+    warm process. The constructor takes nothing from the object store (the weights come with
+    each ``run`` call, whose arguments Ray keeps for its retries): a restarted actor can
+    always be rebuilt."""
 
-    def __init__(
-        self, spec: EvaluationSpec, weights_blob: list | None, on_frame: FrameHook | None = None
-    ) -> None:
-        import cv2
-
-        threads = spec.config.tracker.torch_threads or max(1, round(spec.config.ray.actor_num_cpus))
-        cv2.setNumThreads(threads)
-        self._threads = threads
+    def __init__(self, on_frame: FrameHook | None = None) -> None:
+        self._spec: EvaluationSpec | None = None
         self._on_frame = on_frame
         context = ray.get_runtime_context()
         self._worker = (
@@ -62,13 +59,17 @@ class TrackingActor:
         with warnings.catch_warnings():  # Ray's own property warns about its actor_id use
             warnings.simplefilter("ignore", DeprecationWarning)
             self._restarted = bool(context.was_current_actor_reconstructed)
-        self._load(spec, weights_blob)
 
     def _load(self, spec: EvaluationSpec, weights_blob: list | None) -> None:
+        import cv2
+
+        cfg = spec.config
+        threads = cfg.tracker.torch_threads or max(1, round(cfg.ray.actor_num_cpus))
+        cv2.setNumThreads(threads)
         if spec.tracker == "gdt":
             import torch
 
-            torch.set_num_threads(self._threads)
+            torch.set_num_threads(threads)
         self._spec = spec
         self._local = replace(spec, weights=self._local_weights(spec.weights, weights_blob))
         try:  # the weights are loaded once; init() resets the tracker for every target
@@ -88,7 +89,8 @@ class TrackingActor:
         return local
 
     def ready(self) -> float:
-        """Wall-clock time at which this actor finished starting (for the start-up overhead)."""
+        """Wall-clock time at which this actor's process was up (for the start-up overhead;
+        the tracker and its weights are built at the first target)."""
         return time.time()
 
     def run(
@@ -148,7 +150,7 @@ class TrackingPool:
 
     Resources, restarts and retries come from ``cfg.ray``; ``on_frame`` is the frame hook
     every actor calls (tests' fault points). ``startup`` lists each started actor's start-up
-    time in seconds (creation to ready: process, imports, tracker and weights).
+    time in seconds (creation to ready: process and imports).
     """
 
     def __init__(
@@ -166,9 +168,9 @@ class TrackingPool:
             "max_task_retries": cfg.ray.max_task_retries,
         }
 
-    def _start(self, spec: EvaluationSpec, blob: list | None):
+    def _start(self):
         created = time.time()
-        actor = TrackingActor.options(**self._options).remote(spec, blob, self.on_frame)
+        actor = TrackingActor.options(**self._options).remote(self.on_frame)
         self._ready[actor.ready.remote()] = created
         return actor
 
@@ -194,7 +196,7 @@ class TrackingPool:
         idle = self._idle[:count]
         for spare in self._idle[count:]:
             ray.kill(spare, no_restart=True)
-        idle += [self._start(spec, blob) for _ in range(count - len(idle))]
+        idle += [self._start() for _ in range(count - len(idle))]
         self._idle = []
         in_flight: dict = {}
         records: dict[str, TargetRecord] = {}
@@ -219,7 +221,7 @@ class TrackingPool:
                 write_record(run_dir, record)
                 ray.kill(actor, no_restart=True)
                 if todo:
-                    idle.append(self._start(spec, blob))
+                    idle.append(self._start())
             records[sequence] = record
             if on_record is not None:
                 on_record(record, len(records), total)

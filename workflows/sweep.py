@@ -28,6 +28,7 @@ from typing import Any
 
 from gdt_core.config import Config, from_dict
 
+from .ray_runtime import verbose
 from .sweep_space import ParamSpace, tune_space
 
 SWEEP_JSON = "sweep.json"
@@ -239,6 +240,23 @@ class SweepOutcome:
         return self.unfinished > 0
 
 
+def _trial_lines(metric: str):
+    """A Tune callback printing one line per ended trial: its swept values and ``metric``,
+    or its error (the sweep's progress without Tune's tables)."""
+    from ray import tune
+
+    class TrialLines(tune.Callback):
+        def on_trial_complete(self, iteration, trials, trial, **info):  # noqa: ANN001
+            score = (trial.last_result or {}).get(metric)
+            shown = f"{metric} {score:.4f}" if isinstance(score, float) else "no score"
+            print(f"trial {trial.trial_id} {trial.config}: {shown}", flush=True)
+
+        def on_trial_error(self, iteration, trials, trial, **info):  # noqa: ANN001
+            print(f"trial {trial.trial_id} {trial.config}: FAILED", flush=True)
+
+    return TrialLines()
+
+
 def run_tuner(
     context: SweepContext,
     *,
@@ -274,7 +292,8 @@ def run_tuner(
                 name=context.name,
                 storage_path=str(experiment_dir.parent),
                 failure_config=tune.FailureConfig(max_failures=max_failures),
-                verbose=1,
+                verbose=1 if verbose() else 0,  # Tune's status tables only with --verbose
+                callbacks=[_trial_lines(context.metric)],
             ),
         )
     results = tuner.fit()
