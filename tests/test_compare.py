@@ -173,10 +173,10 @@ def test_best_config_compares_like_with_like_and_skips_sweep_parents():
     assert "sweep" not in set(runs["tags.mlflow.runName"])  # no fake nan row
     best = best_config(runs, "auc", ["gaussian.gamma"])
     # CSRT's 0.8 is no evidence about gamma; GDT's 0.7 on 3 targets is one run against two
-    assert best["run_id"] == "bbbb" and best["compared"] == 2 and best["groups"] == 2
+    assert best["run_id"] == "bbbb" and best["compared"] == 2 and best["groups"] == 3
     text = format_best(best, "auc")
     assert "among 2 run(s) of tracker gdt, weights alexnet-imagenet-conv" in text
-    assert "1 other group(s)" in text and "--set gaussian.gamma=0.95" in text
+    assert "2 other group(s)" in text and "--set gaussian.gamma=0.95" in text
 
 
 def test_run_ids_resolve_from_any_unique_prefix():

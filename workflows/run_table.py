@@ -96,11 +96,11 @@ def _group(row: pd.Series) -> tuple[str, ...]:
 def best_config(frame: pd.DataFrame, metric: str, keys: Sequence[str]) -> dict[str, Any] | None:
     """The swept values and scores of the best run among comparable ones, or ``None``.
 
-    Only runs that scored ``metric`` and carry every key (GDT runs, when ``keys`` are config
-    keys: a baseline's score says nothing about GDT's config) compete, and only within one
-    group of equal tracker, weights and targets (:data:`COMPARED_ON`): the group with the most
-    such runs (ties: the better best). ``compared`` says how many runs that was, and
-    ``groups`` how many comparable groups there were in all.
+    Only runs that scored ``metric`` and carry every key compete, and only within one group
+    of equal tracker, weights and targets (:data:`COMPARED_ON`; a CSRT run's score says
+    nothing about GDT's config): the group with the most such runs (ties: the better best).
+    ``compared`` says how many runs that was, and ``groups`` how many comparable groups there
+    were in all.
     """
     column = f"metrics.{metric}"
     if frame.empty or column not in frame:
@@ -110,8 +110,6 @@ def best_config(frame: pd.DataFrame, metric: str, keys: Sequence[str]) -> dict[s
     for key in keys:
         name = f"params.{key}"
         ranked = ranked[ranked[name].notna()] if name in ranked else ranked.iloc[0:0]
-    if keys and "params.tracker" in ranked:
-        ranked = ranked[ranked["params.tracker"] == "gdt"]
     if ranked.empty:
         return None
     groups = ranked.apply(_group, axis=1)

@@ -20,6 +20,7 @@ raises, so that Tune marks it ERROR while the other trials go on.
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -271,6 +272,8 @@ def run_tuner(
     from ray.tune.search import BasicVariantGenerator
 
     experiment_dir = Path(context.experiment_dir)
+    if not verbose():  # Tune's new output prints its banner even at verbose=0; the old one
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # is silent there
     if resume:
         tuner = tune.Tuner.restore(
             str(experiment_dir), trainable=_trainable(context), restart_errored=retry_failed
@@ -283,8 +286,10 @@ def run_tuner(
                 metric=context.metric,
                 mode="max",
                 num_samples=context.num_samples,
-                max_concurrent_trials=max_concurrent,
-                search_alg=BasicVariantGenerator(random_state=seed),
+                # the generator's own limit: Tune ignores max_concurrent_trials for it
+                search_alg=BasicVariantGenerator(
+                    random_state=seed, max_concurrent=max_concurrent or 0
+                ),
                 reuse_actors=True,  # one process imports torch/MLflow once for many trials
                 trial_name_creator=trial_name,
             ),
