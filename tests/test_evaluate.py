@@ -101,6 +101,28 @@ def test_rerun_skips_finished_targets_and_redoes_changed_ones(otb, tmp_path: Pat
     assert changed.frames == {name: 11 for name in TARGETS}
 
 
+def test_results_belong_to_the_code_that_made_them(otb, tmp_path: Path, monkeypatch):
+    from workflows import evaluation
+
+    core = tmp_path / "core"
+    (core / "sub").mkdir(parents=True)
+    (core / "tracker.py").write_text("A = 1\n")
+    (core / "sub" / "x.py").write_text("B = 2\n")
+    before = evaluation.code_fingerprint.__wrapped__(core)
+    assert evaluation.code_fingerprint.__wrapped__(core) == before  # same code, same id
+    (core / "sub" / "x.py").write_text("B = 3\n")
+    assert evaluation.code_fingerprint.__wrapped__(core) != before  # any source file counts
+
+    out = tmp_path / "run"
+    _evaluate(otb, out)
+    same = FrameCounter()
+    assert _evaluate(otb, out, on_frame=same).resumed == sorted(TARGETS) and same.frames == {}
+    monkeypatch.setattr(evaluation, "code_fingerprint", lambda: "other-tracker-code")
+    redo = FrameCounter()
+    _evaluate(otb, out, on_frame=redo)  # the tracker's code changed: tracked anew
+    assert redo.frames == {name: 11 for name in TARGETS}
+
+
 def test_broken_target_is_recorded_while_the_others_finish(otb, tmp_path: Path):
     root = tmp_path / "data"
     own = make_otb_root(root)

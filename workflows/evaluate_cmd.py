@@ -20,9 +20,12 @@ DEFAULT_RUNS_DIR = Path("runs") / "evaluate"
 
 
 def default_run_dir(cfg_json: str, tracker: str, weights_id: str, label: str) -> Path:
-    """``runs/evaluate/<label>-<hash>``: the same command resumes in the same directory."""
-    digest = hashlib.sha256(f"{cfg_json}|{tracker}|{weights_id}".encode()).hexdigest()[:10]
-    return DEFAULT_RUNS_DIR / f"{label}-{digest}"
+    """``runs/evaluate/<label>-<hash>``: the same command on the same code resumes in the
+    same directory; changed tracking code gets a new one (the old results stay)."""
+    from workflows.evaluation import code_fingerprint
+
+    key = f"{cfg_json}|{tracker}|{weights_id}|{code_fingerprint()}"
+    return DEFAULT_RUNS_DIR / f"{label}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 def _echo_record(record, done: int, total: int) -> None:

@@ -25,6 +25,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from gdt_core.tracking import Tracker, run_ope
 
 MANIFEST = "run.json"
 TARGETS_DIR = "targets"
+CORE_DIR = Path(__file__).resolve().parents[1] / "gdt_core"  # the algorithm's sources
 RESULT_INDEPENDENT_SECTIONS = ("ray", "mlflow")
 """Config sections that cannot change a tracked box: left out of the target key."""
 
@@ -150,11 +152,32 @@ def weights_fingerprint(weights: str | Path | None) -> str:
     return f"sha256:{file_sha256(path)}"
 
 
+@lru_cache(maxsize=1)
+def code_fingerprint(package: Path = CORE_DIR) -> str:
+    """16 hex digits of the tracking code: every ``.py`` under ``package`` (``gdt_core``,
+    paths and bytes) plus the versions of OpenCV and torch, which the trackers run on. A
+    result is reused only by the code that made it."""
+    import cv2
+    import torch
+
+    digest = hashlib.sha256(f"cv2 {cv2.__version__} torch {torch.__version__}".encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def target_key(cfg: Config, tracker: str, weights_id: str, sequence: str) -> str:
-    """16 hex digits naming one (config, tracker, weights, target) combination."""
+    """16 hex digits naming one (code, config, tracker, weights, target) combination."""
     config = {k: v for k, v in cfg.to_dict().items() if k not in RESULT_INDEPENDENT_SECTIONS}
     payload = json.dumps(
-        {"config": config, "tracker": tracker, "weights": weights_id, "sequence": sequence},
+        {
+            "code": code_fingerprint(),
+            "config": config,
+            "tracker": tracker,
+            "weights": weights_id,
+            "sequence": sequence,
+        },
         sort_keys=True,
         default=str,
     )
