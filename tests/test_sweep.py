@@ -195,16 +195,10 @@ def _finished_children(uri: str, experiment: str) -> int:
 
 
 @pytest.mark.ray
-def test_interrupted_sweep_resumes_without_rerunning_and_a_failing_trial_is_recorded(
-    ray_local, mlflow_server, otb, tmp_path: Path
-):
-    """Interrupt (Ctrl-C) once a trial has finished; --resume runs the rest, no trial twice.
-
-    γ = 1.5 is out of the config's range: that trial fails (ERROR in Tune, FAILED in MLflow,
-    the error as tag and artifact) while the others finish.
-    """
+def test_interrupted_sweep_resumes_without_rerunning(ray_local, mlflow_server, otb, tmp_path: Path):
+    """Interrupt (Ctrl-C) once a trial has finished; --resume runs the rest, no trial twice."""
     storage = tmp_path / "sweeps"
-    values = "0.8,0.85,1.5,0.9,0.95"  # five trials: some are left when the first has finished
+    values = "0.8,0.85,0.9,0.95,1.0"  # five trials: some are left when the first has finished
     args = _sweep_args(otb, storage, mlflow_server, "sweep-resume", values, "resume")
     address = ray_local.get_runtime_context().gcs_address
     log = tmp_path / "first.log"
@@ -235,9 +229,8 @@ def test_interrupted_sweep_resumes_without_rerunning_and_a_failing_trial_is_reco
     res = CliRunner().invoke(
         main, ["sweep", "--resume", "--name", "resume", "--storage", str(storage)]
     )
-    assert res.exit_code == 1, res.output  # a trial failed: the sweep says so
-    assert "trials: 4 finished, 1 failed, 0 unfinished" in res.output
-    assert "1 trial(s) of sweep resume failed" in res.output
+    assert res.exit_code == 0, res.output
+    assert "trials: 5 finished, 0 failed, 0 unfinished" in res.output
 
     client, parents, children = _runs(mlflow_server, "sweep-resume")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -246,9 +239,52 @@ def test_interrupted_sweep_resumes_without_rerunning_and_a_failing_trial_is_reco
     assert before <= {c.info.run_id for c in children}  # finished children kept as they were
     assert {p: p.stat().st_mtime_ns for p in records} == written  # no target tracked again
     by_gamma = {c.data.params["gaussian.gamma"]: c for c in children}
-    assert sorted(by_gamma) == ["0.8", "0.85", "0.9", "0.95", "1.5"]
-    assert {by_gamma[g].info.status for g in ("0.8", "0.85", "0.9", "0.95")} == {"FINISHED"}
-    failed = by_gamma["1.5"]
+    assert sorted(by_gamma) == ["0.8", "0.85", "0.9", "0.95", "1.0"]
+    assert {c.info.status for c in children} == {"FINISHED"}
+
+
+def test_a_bad_value_is_refused_before_ray_starts(mlflow_server, otb, tmp_path: Path):
+    args = _sweep_args(otb, tmp_path / "sweeps", mlflow_server, "sweep-bad", "0.8,1.5", "bad")
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output  # a usage error, as --set gaussian.gamma=1.5 is
+    assert "'gaussian.gamma' = 1.5 out of range (must be <= 1.0)" in res.output
+    assert "Traceback" not in res.output and "RayTaskError" not in res.output
+    _, parents, children = _runs(mlflow_server, "sweep-bad")
+    assert parents == [] and children == []  # nothing started, nothing logged
+
+
+@pytest.mark.ray
+def test_a_failing_trial_is_recorded_while_the_others_finish(
+    ray_local, mlflow_server, otb, tmp_path: Path
+):
+    """tracker.device=cuda is a valid value that fails inside its trial on a machine
+    without CUDA: ERROR in Tune, FAILED in MLflow with the error as tag and artifact, exit 1,
+    and the other trial finishes."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the cuda trial would not fail")
+    otb_root, table = otb
+    fast = [
+        "network.input_size=99",
+        "tracker.pooled_target_size=32",
+        "phase2.max_iterations=2",
+        "sampling.first_frame_positives=16",
+        "sampling.first_frame_negatives=32",
+    ]
+    args = ["sweep", "--param", "tracker.device", "--values", "cpu,cuda",
+            "--otb-root", str(otb_root), "--sequence-table", str(table), "--sequences", "SynA",
+            "--tracker", "gdt", "--storage", str(tmp_path / "sweeps"), "--name", "devices",
+            "--tracking-uri", mlflow_server, "--experiment", "sweep-fail",
+            "--max-concurrent", "1", *[a for item in fast for a in ("--set", item)]]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output
+    assert "trials: 1 finished, 1 failed, 0 unfinished" in res.output
+    assert "1 trial(s) of sweep devices failed" in res.output
+    client, _, children = _runs(mlflow_server, "sweep-fail")
+    by_device = {c.data.params["tracker.device"]: c for c in children}
+    assert by_device["cpu"].info.status == "FINISHED"
+    failed = by_device["cuda"]
     assert failed.info.status == "FAILED"
-    assert "'gaussian.gamma' = 1.5 out of range" in failed.data.tags["gdt.error"]
+    assert "tracker.device=cuda, but torch sees no CUDA GPU" in failed.data.tags["gdt.error"]
     assert [a.path for a in client.list_artifacts(failed.info.run_id)] == ["error.txt"]

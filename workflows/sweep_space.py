@@ -140,7 +140,8 @@ def resolve_space(
     """The joint space of ``--param`` names (space files or dotted config keys).
 
     ``values`` (``--values``) replaces the grid of a single swept key; a dotted key without
-    a space file needs it.
+    a space file needs it. Every grid value and sampler bound must be a valid value of its
+    key (with the rest of ``base``): a :class:`ConfigError` as ``--set`` gives otherwise.
     """
     if not names:
         raise ConfigError(f"give at least one --param (spaces: {', '.join(available_spaces())})")
@@ -164,6 +165,9 @@ def resolve_space(
                 f"--values needs exactly one swept key; the space has {len(params)}: {keys}"
             )
         params = [ParamSpace(params[0].key, parse_values(values))]
+    for param in params:  # every value checked now, as --set checks it: not in a trial
+        for value in (*param.grid, *param.bounds):
+            base.replace({param.key: value})
     return params
 
 
