@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -288,3 +289,40 @@ def test_a_failing_trial_is_recorded_while_the_others_finish(
     assert failed.info.status == "FAILED"
     assert "tracker.device=cuda, but torch sees no CUDA GPU" in failed.data.tags["gdt.error"]
     assert [a.path for a in client.list_artifacts(failed.info.run_id)] == ["error.txt"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _page(url: str) -> str:
+    """The DOM of ``url`` after its scripts ran, from headless Debian Chromium."""
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu"]
+    command += ["--virtual-time-budget=20000", "--dump-dom", url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180).stdout
+
+
+@pytest.mark.ray
+def test_the_printed_mlflow_ui_links_show_the_trials_and_the_runs_table(
+    ray_local, mlflow_server, otb, tmp_path: Path
+):
+    if CHROMIUM is None:
+        pytest.skip("no Chromium here (apt-get install -y chromium): the UI pages are not opened")
+    args = _sweep_args(otb, tmp_path / "sweeps", mlflow_server, "sweep-ui", "0.85,0.95", "ui")
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    compare_link = res.output.split("the trials in the MLflow UI:")[1].split()[0]
+    page = _page(compare_link)
+    _, _, children = _runs(mlflow_server, "sweep-ui")
+    assert "gaussian.gamma" in page and "0.85" in page and "0.95" in page  # the swept values
+    for child in children:  # and each trial's auc, as the compare page rounds it (3-4 places)
+        auc = child.data.metrics["auc"]
+        assert f"{auc:.3f}" in page or f"{auc:.4f}" in page, auc
+    shown = CliRunner().invoke(
+        main, ["compare", "--tracking-uri", mlflow_server, "--experiment", "sweep-ui"]
+    )
+    runs_link = shown.output.strip().splitlines()[-1].strip()
+    assert runs_link.endswith("/runs?workflowType=machine_learning")
+    table = _page(runs_link)
+    assert "Run Name" in table  # the runs table, not the GenAI overview
+    overview = _page(runs_link.split("/runs?")[0])  # what the plain experiment link opens
+    assert "Run Name" not in overview and "Traces" in overview
