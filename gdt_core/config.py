@@ -169,6 +169,7 @@ class RayConfig:
     max_actors: int = _f(**_range(1))
     max_restarts: int = _f(**_range(0))
     max_task_retries: int = _f(**_range(-1))
+    progress_every_s: float = _f(**_range(0.0, lo_open=True))
     patch_shards: int = _f(**_range(1))
     train_workers: int = _f(**_range(1))
     use_gpu: bool = _f()

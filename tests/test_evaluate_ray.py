@@ -74,6 +74,49 @@ class BlockOnceAt:
                 ray.get(self.gate.hold.remote(), timeout=120)
 
 
+@ray.remote
+class Door:
+    """Closed until the driver opens it; ``wait`` returns once it is open."""
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+
+    async def wait(self) -> None:
+        await self.opened.wait()
+
+    async def open(self) -> None:
+        self.opened.set()
+
+
+class HoldAt:
+    """Frame hook: at ``frame`` of any target, wait until the door is opened."""
+
+    def __init__(self, door, frame: int) -> None:
+        self.door, self.frame = door, frame
+
+    def __call__(self, sequence: str, frame: int) -> None:
+        if frame == self.frame:
+            ray.get(self.door.wait.remote(), timeout=120)
+
+
+def test_a_running_target_reports_its_frame(ray_local, otb, tmp_path: Path):
+    """The actor stops at frame 5 until the driver has printed where it is: progress comes
+    while a target runs, not only when it ends."""
+    root, table = otb
+    cfg = load_config().replace({"ray.progress_every_s": 0.2})  # the driver's poll interval
+    spec = EvaluationSpec(cfg, "csrt", otb_root=str(root), sequence_table=str(table))
+    door, seen = Door.remote(), []
+
+    def on_progress(sequence: str, frames: int) -> None:
+        seen.append((sequence, frames))
+        door.open.remote()
+
+    result, _ = run_evaluation(
+        spec, ["SynA"], tmp_path / "run", on_frame=HoldAt(door, 5), on_progress=on_progress
+    )
+    assert ("SynA", 5) in seen and result.records[0].done
+
+
 def test_killed_actor_is_restarted_and_its_target_redone(ray_local, otb, tmp_path: Path):
     root, table = otb
     cfg = load_config()

@@ -28,6 +28,15 @@ def default_run_dir(cfg_json: str, tracker: str, weights_id: str, label: str) ->
     return DEFAULT_RUNS_DIR / f"{label}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
+def _progress_printer(frames: dict[str, int]):
+    """``on_progress`` for the terminal: ``  David: frame 240/471``."""
+
+    def show(sequence: str, done: int) -> None:
+        click.echo(f"  {sequence}: frame {done}/{frames.get(sequence, '?')}")
+
+    return show
+
+
 def _echo_record(record, done: int, total: int) -> None:
     if record.done:
         click.echo(
@@ -88,6 +97,7 @@ def run_one_evaluation(
     (a :class:`workflows.evaluate_job.TrackingPool`) keeps actors across evaluations.
     """
     from gdt_core.network import WeightsError
+    from gdt_core.otb import sequence_table as load_table
     from workflows.evaluate_job import run_evaluation
     from workflows.evaluation import EvaluationSpec, missing_targets, weights_fingerprint
     from workflows.evaluation_summary import summarize_run, write_summary
@@ -120,11 +130,13 @@ def run_one_evaluation(
         kept = {k: v for k, v in cfg.to_dict().items() if k not in ("ray", "mlflow")}
         run_dir = default_run_dir(json.dumps(kept, sort_keys=True), tracker, weights_id, spec.name)
     click.echo(f"evaluating {spec.name} on {len(sequences) - len(missing)} target(s) -> {run_dir}")
+    frames = {name: info.num_frames for name, info in load_table(sequence_table).items()}
     result, startup = run_evaluation(
         spec,
         sequences,
         run_dir,
         on_record=None if quiet else _echo_record,
+        on_progress=None if quiet else _progress_printer(frames),
         pool=pool,
         manifest_extra={
             "compare_with": [str(Path(d).resolve()) for d in compare_with],

@@ -51,6 +51,7 @@ class TrackingActor:
     def __init__(self, on_frame: FrameHook | None = None) -> None:
         self._spec: EvaluationSpec | None = None
         self._on_frame = on_frame
+        self._at = ("", 0)  # (target, frames done): read by progress() during run()
         context = ray.get_runtime_context()
         self._worker = (
             f"{socket.gethostname()} node {context.get_node_id()} pid {os.getpid()} "
@@ -88,6 +89,16 @@ class TrackingActor:
             out.write(data)
         return local
 
+    def _frame_done(self, sequence: str, frame: int) -> None:
+        self._at = (sequence, frame)
+        if self._on_frame is not None:
+            self._on_frame(sequence, frame)
+
+    def progress(self) -> tuple[str, int]:
+        """The running target and its frames done (answered while ``run`` works: the actor
+        runs two calls at once, see ``TrackingPool``)."""
+        return self._at
+
     def ready(self) -> float:
         """Wall-clock time at which this actor's process was up (for the start-up overhead;
         the tracker and its weights are built at the first target)."""
@@ -111,7 +122,7 @@ class TrackingActor:
             local_dir,
             key,
             tracker=self._tracker,
-            on_frame=self._on_frame,
+            on_frame=self._frame_done,
             worker=self._worker,
             actor_restarted=self._restarted,
         )
@@ -154,10 +165,16 @@ class TrackingPool:
     """
 
     def __init__(
-        self, cfg: Config, max_actors: int | None = None, on_frame: FrameHook | None = None
+        self,
+        cfg: Config,
+        max_actors: int | None = None,
+        on_frame: FrameHook | None = None,
+        on_progress: FrameHook | None = None,
     ):
         self.max_actors = max_actors or cfg.ray.max_actors
         self.on_frame = on_frame
+        self.on_progress = on_progress  # (target, frames done) every ray.progress_every_s
+        self.progress_every = cfg.ray.progress_every_s
         self.startup: list[float] = []
         self._idle: list = []
         self._ready: dict = {}  # ready ref -> creation time
@@ -166,6 +183,7 @@ class TrackingPool:
             "num_gpus": cfg.ray.actor_num_gpus,
             "max_restarts": cfg.ray.max_restarts,
             "max_task_retries": cfg.ray.max_task_retries,
+            "max_concurrency": 2,  # progress() answers while run() tracks
         }
 
     def _start(self):
@@ -173,6 +191,17 @@ class TrackingPool:
         actor = TrackingActor.options(**self._options).remote(self.on_frame)
         self._ready[actor.ready.remote()] = created
         return actor
+
+    def _report_progress(self, in_flight: dict) -> None:
+        """Ask each busy actor where it is; ``on_progress`` for the ones that answer."""
+        asked = {actor.progress.remote(): sequence for actor, sequence in in_flight.values()}
+        for ref, sequence in asked.items():
+            try:
+                at, frames = ray.get(ref, timeout=PROGRESS_TIMEOUT_S)
+            except (ray.exceptions.RayError, TimeoutError):
+                continue  # a dying or restarting actor: its record will say
+            if at == sequence and frames:
+                self.on_progress(sequence, frames)
 
     def _collect_startup(self) -> None:
         for ref, created in list(self._ready.items()):
@@ -210,7 +239,12 @@ class TrackingPool:
                 for spare in idle:  # need their CPUs/GPUs to run its retried target
                     ray.kill(spare, no_restart=True)
                 idle.clear()
-            (ref,), _ = ray.wait(list(in_flight), num_returns=1)
+            wait = self.progress_every if self.on_progress is not None else None
+            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=wait)
+            if not ready:
+                self._report_progress(in_flight)
+                continue
+            (ref,) = ready
             actor, sequence = in_flight.pop(ref)
             try:
                 record, text = ray.get(ref)
@@ -236,6 +270,9 @@ class TrackingPool:
         self._idle = []
 
 
+PROGRESS_TIMEOUT_S = 5.0  # how long a progress question may wait for its answer
+
+
 def run_evaluation(
     spec: EvaluationSpec,
     sequences: list[str],
@@ -244,6 +281,7 @@ def run_evaluation(
     max_actors: int | None = None,
     on_frame: FrameHook | None = None,
     on_record: Callable[[TargetRecord, int, int], None] | None = None,
+    on_progress: FrameHook | None = None,
     manifest_extra: dict | None = None,
     pool: TrackingPool | None = None,
 ) -> tuple[EvaluationResult, list[float]]:
@@ -251,9 +289,10 @@ def run_evaluation(
 
     Returns the result (records in the order of ``sequences``; targets absent from the OTB
     root listed in ``missing``) and the start-up times (s) of the actors started for it.
-    ``on_record(record, finished, total)`` is called as targets finish. ``pool`` keeps actors
-    for later evaluations (then ``max_actors``/``on_frame`` are the pool's); without one, a
-    pool lives for this call only.
+    ``on_record(record, finished, total)`` is called as targets finish, ``on_progress(target,
+    frames done)`` for each running target every ``ray.progress_every_s``. ``pool`` keeps
+    actors for later evaluations (then ``max_actors``/``on_frame``/``on_progress`` are the
+    pool's); without one, a pool lives for this call only.
     """
     run_dir = Path(run_dir).resolve()
     missing = missing_targets(spec.otb_root, sequences, spec.sequence_table)
@@ -270,7 +309,7 @@ def run_evaluation(
     )
     records: dict[str, TargetRecord] = dict(finished)
     own = pool is None
-    pool = pool or TrackingPool(spec.config, max_actors, on_frame)
+    pool = pool or TrackingPool(spec.config, max_actors, on_frame, on_progress)
     started = len(pool.startup)
     try:
         if todo:
