@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from gdt_core.config import PROJECT_ROOT, load_config
+from gdt_core.trackers import TRACKERS
 from workflows.evaluate_job import run_evaluation
 from workflows.evaluation import EvaluationSpec
 from workflows.ray_runtime import init_ray
@@ -44,7 +45,7 @@ SHARED_TARGETS = [
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--otb-root", default=str(PROJECT_ROOT.parent / "shared" / "data" / "otb"))
-    ap.add_argument("--tracker", default="csrt", choices=["gdt", "csrt", "kcf", "mil"])
+    ap.add_argument("--tracker", default="csrt", choices=TRACKERS)
     ap.add_argument("--config", action="append", default=[], help="overlay YAML (repeatable)")
     ap.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE")
     ap.add_argument("--targets", default=",".join(SHARED_TARGETS))

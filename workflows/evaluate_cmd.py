@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from gdt_core.trackers import TRACKERS
 from workflows.options import build_config, config_options, tracking_uri_option
 
 DEFAULT_RUNS_DIR = Path("runs") / "evaluate"
@@ -212,7 +213,7 @@ def prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
 
 
 @click.command()
-@click.option("--tracker", type=click.Choice(["gdt", "csrt", "kcf", "mil"]), default="gdt")
+@click.option("--tracker", type=click.Choice(TRACKERS), default="gdt")
 @click.option("--weights", help="Weights: a file, runs:/<id>/<path> or models:/<name>/<version>.")
 @click.option("--label", default="", help="Results folder / legend name (default: tracker).")
 @click.option("--out", "run_dir", type=click.Path(file_okay=False), help="Run directory.")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from gdt_core.trackers import TRACKERS
 from workflows.options import build_config, config_options, tracking_uri_option
 
 DEFAULT_STORAGE = "sweeps"
@@ -147,9 +148,7 @@ def _new_context(
     type=click.Path(exists=True, dir_okay=False),
     help="A CSV like datasets/otb/sequences.csv for sequences outside OTB-100.",
 )
-@click.option(
-    "--tracker", type=click.Choice(["gdt", "csrt", "kcf", "mil"]), default="gdt", show_default=True
-)
+@click.option("--tracker", type=click.Choice(TRACKERS), default="gdt", show_default=True)
 @click.option("--weights", help="Weights: a file, runs:/<id>/<path> or models:/<name>/<version>.")
 @click.option("--max-concurrent", type=click.IntRange(1), help="Trials running at once.")
 @click.option("--trial-cpus", type=float, help="CPUs per trial (default ray.actor_num_cpus).")
