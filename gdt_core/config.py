@@ -238,14 +238,15 @@ def nearest_key(key: str, known: Iterable[str]) -> str:
 def _set_dotted(data: dict, key: str, value: Any, *, source: str) -> None:
     parts = key.split(".")
     node = data
-    hint = nearest_key(key, (k for k, _ in _flatten(data)))
     for i, part in enumerate(parts[:-1]):
         child = node.get(part)
         if not isinstance(child, dict):
             where = ".".join(parts[: i + 1])
+            hint = nearest_key(key, (k for k, _ in _flatten(data)))
             raise ConfigError(f"{source}: unknown key '{where}' (in '{key}'){hint}")
         node = child
     if parts[-1] not in node:
+        hint = nearest_key(key, (k for k, _ in _flatten(data)))
         raise ConfigError(f"{source}: unknown key '{key}'{hint}")
     node[parts[-1]] = value
 

@@ -98,15 +98,25 @@ def _ilsvrc_names(root: Path, split: str) -> list[str]:
     return sorted(names)
 
 
+def xml_layout(root: Path) -> str:
+    """``"ilsvrc"`` or ``"voc"`` for a folder of either XML layout, else ``""``."""
+    if (root / "Annotations" / "DET").is_dir():
+        return "ilsvrc"
+    if (root / "Annotations").is_dir() and (root / "JPEGImages").is_dir():
+        return "voc"
+    return ""
+
+
 def list_entries(root: str | Path, split: str = "train", source: str = "") -> list[DetEntry]:
     """Every record of ``root`` (either XML layout), sorted; nothing is parsed yet."""
     root = Path(root)
-    if (root / "Annotations").is_dir() and (root / "JPEGImages").is_dir():
+    layout = xml_layout(root)
+    if layout == "voc":
         return [
             DetEntry(str(p), str(root / "JPEGImages"), p.stem, source)
             for p in sorted((root / "Annotations").glob("*.xml"))
         ]
-    if not (root / "Annotations" / "DET").is_dir():
+    if not layout:
         raise FileNotFoundError(
             f"{root}: neither an ImageNet DET root (Annotations/DET/, Data/DET/) "
             "nor a PASCAL VOC root (Annotations/, JPEGImages/)"

@@ -15,18 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .coco import coco_files, read_coco
-from .det import DetEntry, Skipped, list_entries
+from .det import DetEntry, Skipped, list_entries, xml_layout
 
 
 def detect_layout(root: Path, split: str = "train") -> str:
     """``"ilsvrc"``, ``"voc"`` or ``"coco"`` for one data set's folder, else ``""``."""
-    if (root / "Annotations" / "DET").is_dir():
-        return "ilsvrc"
-    if (root / "Annotations").is_dir() and (root / "JPEGImages").is_dir():
-        return "voc"
-    if coco_files(root, split):
-        return "coco"
-    return ""
+    return xml_layout(root) or ("coco" if coco_files(root, split) else "")
 
 
 def data_sets(root: str | Path, split: str = "train") -> list[tuple[Path, str]]:

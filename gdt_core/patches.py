@@ -332,12 +332,18 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
     )
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """``text`` into ``path`` through a temporary name and a rename: never half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def write_sidecar(result: ShardResult, out_dir: str | Path) -> None:
     """Mark a shard finished (written after its ``.npz``, atomically)."""
-    path = Path(out_dir) / f"shard-{result.index:05d}.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(result), indent=1))
-    os.replace(tmp, path)
+    write_text_atomic(
+        Path(out_dir) / f"shard-{result.index:05d}.json", json.dumps(asdict(result), indent=1)
+    )
 
 
 def finished_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> ShardResult | None:

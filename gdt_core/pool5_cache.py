@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from .patches import (
     split_mask,
     worker_mask,
     write_npz,
+    write_text_atomic,
 )
 
 POOL5_FORMAT = "gdt-flow-pool5/1"
@@ -122,10 +122,7 @@ def cache_shard(
     }
     write_npz(out_dir / f"{name}.npz", arrays)
     result = CachedShard(f"{name}.npz", fingerprint, len(shard), time.perf_counter() - start)
-    sidecar = out_dir / f"{name}.json"
-    tmp = sidecar.with_name(sidecar.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(result)))
-    os.replace(tmp, sidecar)
+    write_text_atomic(out_dir / f"{name}.json", json.dumps(asdict(result)))
     return result
 
 

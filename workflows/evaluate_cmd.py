@@ -257,10 +257,9 @@ def evaluate(
     if summary["trackers"]:
         click.echo(format_table(summary))
     uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
-    earlier = logged_run(result.run_dir)
-    every_target_resumed = len(result.resumed) == len(result.records)
-    if every_target_resumed and earlier and earlier.get("tracking_uri") == uri:
-        run_id = earlier["run_id"]  # nothing new was computed: its MLflow run stands
+    earlier = logged_run(result.run_dir, uri)
+    if len(result.resumed) == len(result.records) and earlier:
+        run_id = earlier  # nothing new was computed: its MLflow run stands
         click.echo(f"every target resumed: already logged as MLflow run {run_id}")
     else:
         run_id = log_or_explain(result.run_dir, uri, cfg.mlflow.experiment)
@@ -311,8 +310,8 @@ def log_run(run_dir: str, tracking_uri: str | None, experiment: str | None, forc
     previous = None
     if is_ablation and read_ablation(run_dir).get("tracking_uri") == uri:
         previous = read_ablation(run_dir).get("mlflow_run_id")
-    if not is_ablation and (marker := logged_run(run_dir)) and marker["tracking_uri"] == uri:
-        previous = marker["run_id"]
+    if not is_ablation:
+        previous = logged_run(run_dir, uri)
     if previous and not force:
         click.echo(f"{run_dir} is already logged as MLflow run {previous}; --force logs it again")
         return

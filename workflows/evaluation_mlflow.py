@@ -184,10 +184,12 @@ def _log_artifacts(client, run_id: str, run_dir: Path, label: str, summary: dict
             client.log_artifacts(run_id, tmp, artifact_path="failures")
 
 
-def logged_run(run_dir: str | Path) -> dict[str, str] | None:
-    """Where ``run_dir`` was logged before (``mlflow_run.json``), or None."""
+def logged_run(run_dir: str | Path, tracking_uri: str) -> str | None:
+    """The MLflow run id ``run_dir`` was logged as on ``tracking_uri`` (its
+    ``mlflow_run.json``), or None when it was not logged there."""
     path = Path(run_dir) / LOGGED_MARKER
     try:
-        return json.loads(path.read_text())
+        marker = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return marker.get("run_id") if marker.get("tracking_uri") == tracking_uri else None

@@ -27,6 +27,7 @@ from gdt_core.patches import (
     write_manifest,
     write_sidecar,
 )
+from workflows.ray_runtime import as_completed
 
 
 def _run_shard(spec: ShardSpec, params: PatchParams, out_dir: str) -> ShardResult:
@@ -88,14 +89,12 @@ def build_patches(
     )
     task = ray.remote(num_cpus=1, max_retries=cfg.ray.max_task_retries)(_run_shard)
     params_ref = ray.put(params)
-    pending: list[Any] = []
-    queue = list(todo)
     start = time.perf_counter()
-    while queue or pending:
-        while queue and (max_parallel is None or len(pending) < max_parallel):
-            pending.append(task.remote(queue.pop(0), params_ref, str(out_dir)))
-        ready, pending = ray.wait(pending, num_returns=1)
-        result = ray.get(ready[0])
+
+    def submit(spec: ShardSpec) -> Any:
+        return task.remote(spec, params_ref, str(out_dir))
+
+    for result in as_completed(submit, todo, max_parallel):
         results.append(result)
         log(_describe(result, len(results), len(specs)))
     elapsed = time.perf_counter() - start

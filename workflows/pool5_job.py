@@ -18,6 +18,8 @@ from gdt_core.network import build_network, load_pretrained
 from gdt_core.patches import read_manifest
 from gdt_core.pool5_cache import CachedShard, cache_dir, cache_shard
 
+from .ray_runtime import as_completed
+
 
 def _network(cfg: Config, init: str | None, device: str) -> Any:
     import warnings
@@ -62,15 +64,12 @@ def build_pool5_cache(
     resources = {"num_gpus": 1} if cfg.ray.use_gpu else {"num_cpus": 1}
     task = ray.remote(max_retries=cfg.ray.max_task_retries, **resources)(_cache_task)
     cfg_ref = ray.put(cfg)
-    queue, pending, done = list(shards), [], 0
     start = time.perf_counter()
-    while queue or pending:
-        while queue and (max_parallel is None or len(pending) < max_parallel):
-            entry = queue.pop(0)
-            pending.append(task.remote(cfg_ref, init, str(patch_dir), entry, str(out_dir)))
-        ready, pending = ray.wait(pending, num_returns=1)
-        result = ray.get(ready[0])
-        done += 1
+
+    def submit(entry: dict) -> Any:
+        return task.remote(cfg_ref, init, str(patch_dir), entry, str(out_dir))
+
+    for done, result in enumerate(as_completed(submit, shards, max_parallel), start=1):
         what = "cached before" if result.reused else f"{result.patches / result.seconds:.0f}/s"
         log(f"pool5 {result.file} [{done}/{len(shards)}] {result.patches} patches, {what}")
     log(f"pool5 cache: {out_dir} ({time.perf_counter() - start:.1f}s)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 VERBOSE_ENV = "GDT_FLOW_VERBOSE"  # set by `gdt-flow --verbose`; inherited by sub-commands
 # Driver-side Ray messages that read as failures to a user though nothing failed (shown
@@ -37,3 +39,19 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(address=address, log_to_driver=loud)
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=loud)
+
+
+def as_completed(
+    submit: Callable[[Any], Any], items: Iterable[Any], max_parallel: int | None = None
+) -> Iterator[Any]:
+    """The results of ``submit(item)`` (a Ray task's ref) for every item, in the order they
+    finish, with at most ``max_parallel`` in flight (None: all at once, Ray schedules them
+    by their resources)."""
+    import ray
+
+    queue, pending = list(items), []
+    while queue or pending:
+        while queue and (max_parallel is None or len(pending) < max_parallel):
+            pending.append(submit(queue.pop(0)))
+        ready, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(ready[0])

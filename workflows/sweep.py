@@ -177,10 +177,9 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
         if not result.done:
             errors = "; ".join(f"{r.sequence}: {r.error}" for r in result.failed)
             raise RuntimeError(f"no target finished ({errors or 'no target present'})")
-        logged = logged_run(run_dir)
-        if logged and logged.get("tracking_uri") == context.tracking_uri:
-            run_id = logged["run_id"]  # logged before an interruption: not logged twice
-        else:
+        # a trial logged before an interruption is not logged twice
+        run_id = logged_run(run_dir, context.tracking_uri)
+        if run_id is None:
             summarize_run(run_dir, compare_with=[])
             tags = {TAG_SWEEP: context.name, TAG_TRIAL: trial_id}
             run_id = log_evaluation(
