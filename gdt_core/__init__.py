@@ -28,6 +28,7 @@ _EXPORTS = {
     "load_pretrained": "network",
     "save_checkpoint": "network",
     "GDTTracker": "tracker",
+    "ReferenceGDTTracker": "reference",
     "TRACKERS": "trackers",
     "make_tracker": "trackers",
 }

@@ -154,6 +154,7 @@ class TrackerConfig:
 
     candidate_features: str = _f(**_choices("crop", "pooled"))
     pooled_target_size: int = _f(**_range(16))
+    pooled_pyramid: bool = _f()
     fc6_flush_rank: int = _f(**_range(0))
     device: str = _f(**_choices("cpu", "cuda"))
     torch_threads: int = _f(**_range(0))

@@ -2,9 +2,9 @@
 
 One stage-2 step changes fc6's weight by ``-lr g^T P`` (``g``: the loss gradient at fc6's
 outputs, ``P``: the frame's pool5 samples): rank <= the sample count, 16 by default. Writing it
-into the 4096 x 9216 weight reads and writes all 151 MB, whatever the rank: on the 2-core AVX2
-CPU one write of rank 64 cost 0.56-0.63 of four writes of rank 16 (``python -m bench.bench_fc6``:
-rank 16 19.6-22.6 ms, rank 64 31.9-50.8 ms, as this VM's speed drifted). We keep the
+into the 4096 x 9216 weight reads and writes all 151 MB, whatever the rank, so one write of
+a high rank costs far less than several of low rank (measured: ``python -m bench.bench_fc6``,
+numbers in the README). We keep the
 pending steps as ``U V`` (``U``: 4096 x r, ``V``: r x 9216), add their effect ``rows V^T U^T``
 to fc6's outputs and write ``W += U V`` once ``r`` reaches ``flush_rank``: the same weights and
 outputs as stepping at once, up to float rounding.

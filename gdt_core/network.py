@@ -73,12 +73,12 @@ class GDTNet(nn.Module):
 
     def conv5(self, images: torch.Tensor) -> torch.Tensor:
         """conv1..conv5 with ReLU, before pool5: ``(B, 256, H', W')``, computed channels-last
-        (oneDNN's fast layout on the CPU: the conv stack ran ~15% faster, its max-pools ~10x)."""
+        (oneDNN's fast layout on the CPU)."""
         return self.features[:12](images.contiguous(memory_format=torch.channels_last))
 
     def pool5(self, conv5: torch.Tensor) -> torch.Tensor:
-        """pool5 to the 6 x 6 grid fc6 expects. Channels-last: the max-pool of 48 RoIs took
-        15 ms on NCHW tensors and 1 ms channels-last (2-core AVX2 CPU, same values)."""
+        """pool5 to the 6 x 6 grid fc6 expects, channels-last (oneDNN's fast layout for the
+        max-pool of many RoIs; the same values as NCHW)."""
         return self.pool(self.features[12](conv5.contiguous(memory_format=torch.channels_last)))
 
     def fc(self, pool5: torch.Tensor) -> torch.Tensor:
@@ -88,15 +88,10 @@ class GDTNet(nn.Module):
     def fc6_out(self, flat: torch.Tensor) -> torch.Tensor:
         """fc6 before its ReLU on flattened pool5 rows ``(N, 9216)``: the values of
         ``self.fc6(flat)``, computed where it is fastest. Without autograd, float32 on the
-        CPU: oneDNN's linear (:func:`linear_onednn`). On the 2-core AVX2 CPU
-        (``python -m bench.bench_fc6``) it ran 1.12-1.25x faster than MKL's best form below
-        for 48-80 rows and 1.48x for phase 2's 256 samples in one session, 0.90-1.00x in
-        another; pooled tracker updates were 6.7-8% and 0.3-0.4% faster with it in the two
-        (same-process A/B), never slower.
-        Otherwise (training, float64, a GPU): :func:`linear_weight_left` on rows zero-padded
-        to a multiple of ``FC6_ROW_BLOCK``: MKL's sgemm took 45 ms for 80 rows vs 65 ms for
-        79, 35 ms for 64 vs 57 ms for 63, and the weight as the left operand beat ``x W^T``
-        by up to 1.5x."""
+        CPU: oneDNN's linear (:func:`linear_onednn`), never slower than MKL's forms below in
+        ``python -m bench.bench_fc6``. Otherwise (training, float64, a GPU):
+        :func:`linear_weight_left` on rows zero-padded to a multiple of ``FC6_ROW_BLOCK``
+        (MKL's sgemm is markedly slower for row counts just under a multiple of 16)."""
         if _onednn_applies(self.fc6, flat):
             return linear_onednn(self.fc6, flat)
         return linear_weight_left(self.fc6, flat, FC6_ROW_BLOCK)
@@ -122,8 +117,7 @@ class GDTNet(nn.Module):
 def linear_weight_left(layer: nn.Linear, rows: torch.Tensor, row_block: int = 1) -> torch.Tensor:
     """``layer(rows)`` computed as ``(W x^T + b)^T`` on ``rows`` zero-padded to a multiple of
     ``row_block``: the same values; for the few dozen rows of a tracking frame MKL's sgemm is
-    faster with the weight as the left operand (fc6: see :meth:`GDTNet.fc6_out`; fc7, 16 / 48
-    rows: 0.6-0.8 / 1.4-1.8 ms vs 1.5 / 1.9-2.2 ms)."""
+    faster with the weight as the left operand (``python -m bench.bench_fc6``)."""
     pad = -len(rows) % row_block
     padded = torch.nn.functional.pad(rows, (0, 0, 0, pad)) if pad else rows
     return torch.addmm(layer.bias[:, None], layer.weight, padded.T).T[: len(rows)]

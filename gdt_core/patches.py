@@ -152,7 +152,7 @@ def max_iou(candidates: np.ndarray, annotated: np.ndarray) -> np.ndarray:
     return best
 
 
-def sample_negatives(
+def sample_background_boxes(
     rng: np.random.Generator,
     annotated: np.ndarray,
     w: int,
@@ -254,7 +254,7 @@ def sample_record(
         first = int(rng.integers(len(usable)))
         chosen = usable[(first + np.arange(n_pos)) % len(usable)]
     pos = [jitter_boxes(rng, record.boxes[b], 1, params.positive_jitter, w, h) for b in chosen]
-    neg = sample_negatives(
+    neg = sample_background_boxes(
         rng, record.boxes, w, h, n_neg, params.negative_max_iou, params.min_box_size
     )
     pos_boxes = np.concatenate(pos) if pos else np.zeros((0, 4))

@@ -62,7 +62,7 @@ def sample_positives(
     return out
 
 
-def sample_negatives(
+def sample_far_negatives(
     rng: np.random.Generator,
     box: np.ndarray,
     n: int,
@@ -101,11 +101,14 @@ def sample_near_negatives(
 ) -> np.ndarray:
     """``n`` boxes near ``box`` that are not it: sizes ``box``'s x ``[1/max_scale,
     max_scale]`` (log-uniform, aspect kept), centres shifted up to one box size per axis, IoU
-    with ``box`` <= ``max_iou``, inside ``bounds`` ``(x0, y0, x1, y1)`` where given. These
+    with ``box`` <= ``max_iou``, inside ``bounds`` ``(x0, y0, x1, y1)`` where given (a centre
+    that would put its box past ``bounds`` is moved in just enough, so that larger boxes are
+    not rejected more often than smaller ones: the sizes stay symmetric in log scale). These
     are the shifts and scales a candidate can take off the target (a box inside the target
     included): without them nothing in the Gaussians says that a box smaller or larger than
-    the target is worse than the target. Fewer than ``n`` qualify only when ``max_iou`` and
-    ``max_scale`` leave nothing (then the rest are far boxes: caller's choice)."""
+    the target is worse than the target; with more smaller than larger ones, larger boxes
+    win (issue 18). Fewer than ``n`` qualify only when ``max_iou`` and ``max_scale`` leave
+    nothing (then the rest are far boxes: caller's choice)."""
     box = as_boxes(box)[0]
     kept: list[np.ndarray] = []
     count = 0
@@ -114,7 +117,11 @@ def sample_near_negatives(
             break
         m = 8 * n
         size = box[2:] * np.exp(rng.uniform(-1, 1, size=(m, 1)) * np.log(max_scale))
-        cand = _box_from(centers(box) + rng.uniform(-1, 1, size=(m, 2)) * box[2:], size)
+        centre = centers(box) + rng.uniform(-1, 1, size=(m, 2)) * box[2:]
+        if bounds is not None:
+            lo, hi = np.array(bounds[:2]) + size / 2, np.array(bounds[2:]) - size / 2
+            centre = np.clip(centre, lo, np.maximum(hi, lo))
+        cand = _box_from(centre, size)
         ok = (box_iou(cand, box[None]) <= max_iou) & _inside(cand, bounds)
         kept.append(cand[ok])
         count += int(ok.sum())

@@ -41,7 +41,7 @@ import torch
 
 from .config import CandidatesConfig, Config
 from .fc6_steps import Fc6Steps
-from .features import crop_pool5, read_pool5, region_conv5
+from .features import PooledRegion, crop_pool5
 from .finetune import cosine_similarity, fc6_output_shift, online_step, phase2_finetune
 from .gaussian import BayesLayer, fit_bayes_layer, update_bayes_layer
 from .images import frame_tensor
@@ -49,9 +49,10 @@ from .network import build_network, load_pretrained
 from .sampling import (
     MIN_BOX_SIDE,
     sample_candidates,
+    sample_far_negatives,
     sample_near_negatives,
-    sample_negatives,
     sample_positives,
+    scale_factors,
     working_region,
 )
 
@@ -93,16 +94,17 @@ class GDTTracker:
         self, frame: torch.Tensor, region: tuple[float, float, float, float], ref: np.ndarray
     ) -> Callable[[np.ndarray], torch.Tensor]:
         """pool5 of boxes inside ``region`` of ``frame``, flattened to fc6's ``(N, 9216)`` rows
-        once (every later use is a view): the paper's crops, or reads from one conv pass over
-        ``region`` scaled for the reference box ``ref`` (pooled path)."""
-        size, tr = self.cfg.network.input_size, self.cfg.tracker
+        once (every later use is a view): the paper's crops, or reads from conv passes over
+        ``region`` (pooled path), one per level of the candidates' scale pyramid around the
+        reference box ``ref`` (``tracker.pooled_pyramid``), else one scaled for ``ref``."""
+        size, tr, c = self.cfg.network.input_size, self.cfg.tracker, self.cfg.candidates
         if tr.candidate_features == "crop":
             return lambda boxes: torch.flatten(crop_pool5(self.net, frame, boxes, size), 1)
-        with torch.no_grad():
-            cmap = region_conv5(
-                self.net, frame, region, (ref[2], ref[3]), tr.pooled_target_size, size
-            )
-        return lambda boxes: torch.flatten(read_pool5(self.net, cmap, boxes, size), 1)
+        pyramid = tr.pooled_pyramid and c.num_scales > 1
+        levels = scale_factors(ref, c.num_scales, c.scale_step) if pyramid else np.ones(1)
+        return PooledRegion(
+            self.net, frame, region, (ref[2], ref[3]), levels, tr.pooled_target_size, size
+        )
 
     def _samples(
         self,
@@ -124,7 +126,7 @@ class GDTTracker:
             s.near_negative_scale,
             bounds,
         )
-        far = sample_negatives(
+        far = sample_far_negatives(
             self._rng,
             box,
             n_neg - len(near),
@@ -168,12 +170,7 @@ class GDTTracker:
             region,
         )
         self.phase2_iterations = 0
-        if cfg.phase2.enabled and cfg.phase2.max_iterations > 0:
-            tuned = phase2_finetune(self.net, p5[:n_pos], p5[n_pos:], cfg, self._rng)
-            self.phase2_iterations, hidden = tuned.iterations, tuned.fc6_out
-        else:
-            with torch.no_grad():
-                hidden = self.net.fc6_out(p5)
+        hidden = self._phase2(p5, n_pos)
         with torch.no_grad():
             x = self.net.fc_head(hidden)
         x_pos, x_neg = x[:n_pos], x[n_pos:]
@@ -183,6 +180,17 @@ class GDTTracker:
         self._box = arr
         self._pending: _Pending | None = None
         self.online_updates = 0
+
+    def _phase2(self, p5: torch.Tensor, n_pos: int) -> torch.Tensor:
+        """Section 3.2 phase 2 on the first frame's samples (``n_pos`` positives first), when
+        enabled; returns their fc6 outputs (before the ReLU) under the resulting weights."""
+        cfg = self.cfg
+        if not (cfg.phase2.enabled and cfg.phase2.max_iterations > 0):
+            with torch.no_grad():
+                return self.net.fc6_out(p5)
+        tuned = phase2_finetune(self.net, p5[:n_pos], p5[n_pos:], cfg, self._rng)
+        self.phase2_iterations = tuned.iterations
+        return tuned.fc6_out
 
     def update(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """Track one frame: the new box and its score S(x*) (eqs. 4-5), then learn from it.
@@ -216,24 +224,31 @@ class GDTTracker:
         with torch.no_grad():
             x = self.net.fc_head(hidden)
             scores = self.layer.score(x)
-        box, best = _select_box(cands, scores, self._box, c, size)
+        box, best = select_box(cands, scores, self._box, c, size)
         score = float(scores[best])
-        o = cfg.online
-        learn = (
-            o.backprop
-            and o.iterations_per_frame > 0
-            and score >= o.score_threshold
-            and cosine_similarity(x[best], self._last_updated_feature) >= o.similarity_threshold
-        )
-        if learn:
-            self._last_updated_feature = x[best].clone()
-            self.online_updates += 1
+        learn = self._gate(x[best], score)
         # Stage 1's samples at x*, learnt from when the next frame arrives (see above).
         s = cfg.sampling
         p5 = self._samples(read, box, s.num_positives, s.num_negatives, size, region)
         self._pending = _Pending(p5, learn)
         self._box = box
         return box.copy(), score
+
+    def _gate(self, feature: torch.Tensor, score: float) -> bool:
+        """Section 4's gate for stage 2: S(x*) >= ``online.score_threshold`` and x*'s features
+        similar to the last updated frame's (``online.similarity_threshold``); a frame that
+        passes becomes the last updated one."""
+        o = self.cfg.online
+        learn = (
+            o.backprop
+            and o.iterations_per_frame > 0
+            and score >= o.score_threshold
+            and cosine_similarity(feature, self._last_updated_feature) >= o.similarity_threshold
+        )
+        if learn:
+            self._last_updated_feature = feature.clone()
+            self.online_updates += 1
+        return learn
 
     def _learn(self, pending: _Pending, rows: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """Stage 1 (eqs. 6-7) on the pending samples -- the first rows of ``rows`` -- then, if
@@ -279,7 +294,7 @@ class _Pending:
     learn: bool
 
 
-def _select_box(
+def select_box(
     cands: np.ndarray,
     scores: torch.Tensor,
     previous: np.ndarray,

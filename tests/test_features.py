@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gdt_core.config import load_config
-from gdt_core.features import conv5_size, crop_pool5, read_pool5, region_conv5
+from gdt_core.features import PooledRegion, conv5_size, crop_pool5, read_pool5, region_conv5
 from gdt_core.images import batch_tensor, ensure_bgr, frame_tensor
 from gdt_core.network import build_network
 
@@ -101,3 +101,32 @@ def test_batch_tensor_is_frame_tensor_of_each_image():
     each = torch.cat([frame_tensor(image, mean, std) for image in stack])
     torch.testing.assert_close(batch_tensor(stack, mean, std), each, rtol=0, atol=0)
     assert not torch.equal(each[0], each[1])  # distinct images, not one repeated
+
+
+def _net_and_frame() -> tuple[torch.nn.Module, torch.Tensor]:
+    cfg = load_config()
+    torch.manual_seed(0)
+    rng = np.random.default_rng(3)
+    img = np.repeat(np.repeat(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), 4, 0), 4, 1)
+    return build_network(cfg.network).eval(), frame_tensor(img, cfg.network.mean, cfg.network.std)
+
+
+def test_pooled_region_reads_each_box_from_its_own_scale_level():
+    # a pyramid of three levels: every box is read from the level nearest its width (log
+    # scale), as a one-level region scaled for that level's size reads it, rows in input order
+    net, frame = _net_and_frame()
+    region, ref, levels = (5.0, 4.0, 100.0, 80.0), (30.0, 26.0), np.array([1.0, 0.8, 1.25])
+    boxes = np.array(
+        [[20, 20, 30, 26], [30, 25, 24, 20.8], [10, 15, 37.5, 32.5], [40, 30, 31, 27]], float
+    )
+    with torch.no_grad():
+        got = PooledRegion(net, frame, region, ref, levels, 48, 131)(boxes)
+        want = []
+        for box, level in zip(boxes, [1.0, 0.8, 1.25, 1.0], strict=True):
+            one = PooledRegion(net, frame, region, (ref[0] * level, ref[1] * level), [1.0], 48, 131)
+            want.append(one(box[None]))
+    torch.testing.assert_close(got, torch.cat(want))
+    # and a level is not the single map: the smaller box reads differently from level 1's map
+    with torch.no_grad():
+        single = PooledRegion(net, frame, region, ref, [1.0], 48, 131)(boxes[1:2])
+    assert (single - got[1:2]).abs().max() > 1e-3

@@ -5,18 +5,14 @@ from __future__ import annotations
 import copy
 import math
 
-import numpy as np
 import pytest
 import torch
 
-from gdt_core.config import load_config
 from gdt_core.finetune import (
-    _batch,
     bayes_loss,
     bayes_loss_grad,
     fc6_output_shift,
     online_step,
-    phase2_finetune,
 )
 from gdt_core.gaussian import (
     BayesLayer,
@@ -208,53 +204,3 @@ def test_fc6_output_shift_is_the_step_applied_to_other_rows():
     shifted = before + fc6_output_shift(rows, samples, grad, 0.05)
     assert (after - before).abs().max() > 1e-6  # the step moved these rows' outputs
     torch.testing.assert_close(shifted, after)
-
-
-def _plain_phase2(net, pos, neg, cfg, rng):
-    """Phase 2 written the obvious way: torch's SGD with momentum on all fc parameters."""
-    p2 = cfg.phase2
-    opt = torch.optim.SGD(net.fc_parameters(), lr=p2.learning_rate, momentum=p2.momentum)
-    layer = None
-    for it in range(p2.max_iterations):
-        ip, ineg = _batch(rng, len(pos), len(neg), p2.batch_size)
-        x = net.fc(torch.cat([pos[ip], neg[ineg]]))
-        x_pos, x_neg = x[: len(ip)], x[len(ip) :]
-        if layer is not None:
-            with torch.no_grad():
-                if float(layer.score(x_pos).min() - layer.score(x_neg).max()) >= p2.stop_margin:
-                    return it
-        layer = fit_bayes_layer(x_pos.detach(), x_neg.detach(), cfg.gaussian.variance_floor)
-        opt.zero_grad()
-        bayes_loss(x_pos, x_neg, layer).backward()
-        opt.step()
-    return p2.max_iterations
-
-
-@pytest.mark.parametrize("stop_margin", [math.inf, -5.0])
-def test_phase2_in_the_span_of_the_samples_equals_plain_sgd_with_momentum(stop_margin):
-    # fc6 kept as W0 + A S with momentum in A: the same steps and the same stopping
-    # iteration as torch's SGD on W itself (float64, 12 iterations or an early stop).
-    cfg = load_config().replace(
-        {
-            "phase2.max_iterations": 12,
-            "phase2.batch_size": 8,
-            "phase2.learning_rate": 0.002,
-            "phase2.stop_margin": stop_margin,
-        }
-    )
-    net = _small_net()
-    twin = copy.deepcopy(net)
-    gen = torch.Generator().manual_seed(5)
-    pos = torch.rand(6, 256, 6, 6, generator=gen, dtype=torch.float64)
-    neg = torch.rand(10, 256, 6, 6, generator=gen, dtype=torch.float64) + 0.2
-    result = phase2_finetune(net, pos, neg, cfg, np.random.default_rng(0))
-    want = _plain_phase2(twin, pos, neg, cfg, np.random.default_rng(0))
-    assert result.iterations == want
-    assert (want == 12) == (stop_margin == math.inf)  # one case runs out, one stops early
-    for (name, got), (_, ref) in zip(net.named_parameters(), twin.named_parameters(), strict=True):
-        torch.testing.assert_close(got, ref, msg=name)
-    assert not torch.equal(net.fc6.weight, _small_net().fc6.weight)
-    assert all(p.grad is None for p in net.parameters())
-    # the samples' fc6 outputs it returns are those of the weights it wrote
-    with torch.no_grad():
-        torch.testing.assert_close(result.fc6_out, net.fc6(torch.cat([pos, neg]).flatten(1)))

@@ -8,8 +8,8 @@ import pytest
 from gdt_core.boxes import box_iou, centers
 from gdt_core.sampling import (
     sample_candidates,
+    sample_far_negatives,
     sample_near_negatives,
-    sample_negatives,
     sample_positives,
     scale_factors,
     scale_step,
@@ -36,14 +36,14 @@ def test_positives_at_iou_one_fall_back_to_the_box():
 
 
 def test_negatives_are_far_same_size_and_inside_when_possible():
-    neg = sample_negatives(np.random.default_rng(0), BOX, 50, 1.0, 2.0, (200, 150))
+    neg = sample_far_negatives(np.random.default_rng(0), BOX, 50, 1.0, 2.0, (200, 150))
     d = np.linalg.norm((centers(neg) - centers(BOX)) / BOX[2:], axis=1)  # in box sizes
     assert d.min() >= 1.0 - 1e-9 and d.max() <= 2.0 + 1e-9
     assert np.all(neg[:, 2:] == BOX[2:])
     c = centers(neg)
     assert np.all((c >= 0) & (c < [200, 150]))
     assert box_iou(neg, BOX[None]).max() < 0.045  # at 1 box size, worst on a diagonal: 0.0448
-    near = sample_negatives(np.random.default_rng(0), BOX, 500, 0.75, 0.75, (200, 150))
+    near = sample_far_negatives(np.random.default_rng(0), BOX, 500, 0.75, 0.75, (200, 150))
     iou = box_iou(near, BOX[None])
     assert iou.max() <= 1 / 7 + 1e-9 and iou.max() > 0.13  # 0.25 / 1.75 on an axis
 
@@ -69,7 +69,7 @@ def test_near_negatives_are_shifted_or_scaled_off_the_target():
 
 def test_negatives_near_a_corner_still_come_back():
     corner = np.array([0.0, 0.0, 20.0, 20.0])
-    neg = sample_negatives(np.random.default_rng(1), corner, 30, 1.0, 2.0, (60, 60))
+    neg = sample_far_negatives(np.random.default_rng(1), corner, 30, 1.0, 2.0, (60, 60))
     assert len(neg) == 30
     assert np.all(centers(neg) >= 0)
 
@@ -129,7 +129,7 @@ def test_working_region_holds_candidates_their_positives_and_the_negative_ring()
     assert _inside(cands, region).all()
     for cand in cands[::7]:  # positives around any candidate (x* is one of them)
         assert _inside(sample_positives(rng, cand, 40, 0.7), region).all()
-    ring = sample_negatives(rng, BOX, 200, 0.75, 1.0, (1000, 1000))  # around the old box
+    ring = sample_far_negatives(rng, BOX, 200, 0.75, 1.0, (1000, 1000))  # around the old box
     assert _inside(ring, region).all()
     # ... and nothing more: the ring's extent, 1.5 box sizes from the centre
     assert region[0] == pytest.approx(centers(BOX)[0, 0] - 1.5 * 24)
@@ -140,9 +140,9 @@ def test_negatives_stay_inside_the_working_region_when_the_target_moved():
     cands = sample_candidates(np.random.default_rng(3), BOX, 3, 0.027, 0.6, 16)
     region = working_region(BOX, cands, 0.7, 1.0)
     moved = BOX + [8.0, 5.0, 0.0, 0.0]  # x* off-centre: part of its ring lies outside
-    free = sample_negatives(np.random.default_rng(4), moved, 500, 0.75, 1.0, (1000, 1000))
+    free = sample_far_negatives(np.random.default_rng(4), moved, 500, 0.75, 1.0, (1000, 1000))
     assert not _inside(free, region).all()
-    neg = sample_negatives(np.random.default_rng(4), moved, 24, 0.75, 1.0, (1000, 1000), region)
+    neg = sample_far_negatives(np.random.default_rng(4), moved, 24, 0.75, 1.0, (1000, 1000), region)
     assert _inside(neg, region).all()
     d = np.linalg.norm((centers(neg) - centers(moved)) / BOX[2:], axis=1)
     assert d.min() >= 0.75 - 1e-9 and d.max() <= 1.0 + 1e-9  # still far, same ring

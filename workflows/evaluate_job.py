@@ -25,7 +25,7 @@ import ray
 
 from gdt_core.config import Config
 from gdt_core.otb import sequence_table
-from gdt_core.trackers import make_tracker
+from gdt_core.trackers import GDT_TRACKERS, make_tracker
 from workflows.evaluation import (
     EvaluationResult,
     EvaluationSpec,
@@ -67,7 +67,7 @@ class TrackingActor:
         cfg = spec.config
         threads = cfg.tracker.torch_threads or max(1, round(cfg.ray.actor_num_cpus))
         cv2.setNumThreads(threads)
-        if spec.tracker == "gdt":
+        if spec.tracker in GDT_TRACKERS:
             import torch
 
             torch.set_num_threads(threads)

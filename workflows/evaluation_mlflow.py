@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from gdt_core.trackers import GDT_TRACKERS
 from workflows.evaluation import read_manifest
 from workflows.evaluation_summary import PLOTS_DIR, REPORT_JSON, TARGETS_CSV, read_summary
 from workflows.mlflow_store import code_version
@@ -61,7 +62,7 @@ def weights_label(manifest: dict[str, Any]) -> str:
     """Which weights ran: the cache's provenance name (``alexnet-imagenet-conv``) for the
     fetched ImageNet weights, else the URI or path as given, ``random-init`` for a GDT run
     without weights, ``none`` for a baseline."""
-    if manifest["tracker"] != "gdt":
+    if manifest["tracker"] not in GDT_TRACKERS:
         return "none"
     path = manifest.get("weights_path")
     name = weights_name(path) if path else None

@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from gdt_core.network import WeightsError
+from gdt_core.trackers import GDT_TRACKERS
 
 from .mlflow_store import resolve_tracking_uri
 from .weights_fetch import cached_weights, weights_name
@@ -38,7 +39,7 @@ def gdt_weights(spec: str | None, tracker: str = "gdt") -> str | None:
     """``--weights`` as given; for GDT without it, the cached ImageNet weights (``gdt-flow
     weights fetch``) when present, else ``None`` -- said once per process, plainly, with the
     fix: GDT then runs on a randomly initialised network."""
-    if spec or tracker != "gdt":
+    if spec or tracker not in GDT_TRACKERS:
         return spec
     cached = cached_weights()
     if cached is not None:
