@@ -67,6 +67,19 @@ def test_near_negatives_are_shifted_or_scaled_off_the_target():
     assert len(apart) == 20 and box_iou(apart, BOX[None]).max() == 0.0
 
 
+def test_near_negatives_inside_the_working_region_are_as_often_larger_as_smaller():
+    # Rejecting the boxes that leave the region kept 1253 smaller and 747 larger of 2000
+    # (larger boxes leave it more often): the Gaussians then learnt "smaller than the target
+    # is background" more than "larger", and the box grew (issue 18). Moved inside instead:
+    region = working_region(BOX, BOX[None], 0.7, 1.0)
+    neg = sample_near_negatives(np.random.default_rng(0), BOX, 2000, 0.5, 2.0, region)
+    assert len(neg) == 2000
+    x0, y0, x1, y1 = region
+    assert np.all(neg[:, :2] >= [x0, y0]) and np.all(neg[:, :2] + neg[:, 2:] <= [x1, y1])
+    larger = int((neg[:, 2] > BOX[2]).sum())
+    assert 0.8 <= larger / (2000 - larger) <= 1.25, larger
+
+
 def test_negatives_near_a_corner_still_come_back():
     corner = np.array([0.0, 0.0, 20.0, 20.0])
     neg = sample_far_negatives(np.random.default_rng(1), corner, 30, 1.0, 2.0, (60, 60))
