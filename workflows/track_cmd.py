@@ -89,7 +89,7 @@ def _write_video(path: Path, seq, boxes, scores, tracker: str) -> str:
     "tracker_name",
     default="gdt",
     show_default=True,
-    help="gdt, or an OpenCV baseline: csrt, kcf, mil.",
+    help="gdt, gdt-reference (the paper's order, slow), or an OpenCV baseline: csrt, kcf, mil.",
 )
 @click.option(
     "--weights",
