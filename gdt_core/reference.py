@@ -65,12 +65,9 @@ class ReferenceGDTTracker(GDTTracker):
 
     name = "gdt-reference"
 
-    def _phase2(self, p5: torch.Tensor, n_pos: int) -> torch.Tensor:
-        p2 = self.cfg.phase2
-        if p2.enabled and p2.max_iterations > 0:
-            self.phase2_iterations = plain_phase2(
-                self.net, p5[:n_pos], p5[n_pos:], self.cfg, self._rng
-            )
+    def _finetune(self, p5: torch.Tensor, n_pos: int) -> torch.Tensor:
+        """Phase 2 as :func:`plain_phase2`; the samples' fc6 outputs from the tuned weight."""
+        self.phase2_iterations = plain_phase2(self.net, p5[:n_pos], p5[n_pos:], self.cfg, self._rng)
         with torch.no_grad():
             return self.net.fc6_out(p5)
 

@@ -184,11 +184,16 @@ class GDTTracker:
     def _phase2(self, p5: torch.Tensor, n_pos: int) -> torch.Tensor:
         """Section 3.2 phase 2 on the first frame's samples (``n_pos`` positives first), when
         enabled; returns their fc6 outputs (before the ReLU) under the resulting weights."""
-        cfg = self.cfg
-        if not (cfg.phase2.enabled and cfg.phase2.max_iterations > 0):
+        p2 = self.cfg.phase2
+        if not (p2.enabled and p2.max_iterations > 0):
             with torch.no_grad():
                 return self.net.fc6_out(p5)
-        tuned = phase2_finetune(self.net, p5[:n_pos], p5[n_pos:], cfg, self._rng)
+        return self._finetune(p5, n_pos)
+
+    def _finetune(self, p5: torch.Tensor, n_pos: int) -> torch.Tensor:
+        """Phase 2's fc-only SGD (:func:`~gdt_core.finetune.phase2_finetune`, in the span of
+        the samples); the samples' fc6 outputs under the tuned weights."""
+        tuned = phase2_finetune(self.net, p5[:n_pos], p5[n_pos:], self.cfg, self._rng)
         self.phase2_iterations = tuned.iterations
         return tuned.fc6_out
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gdt_core.trackers import TRACKERS
 from workflows.options import build_config, config_options, tracking_uri_option
 
 
@@ -89,7 +90,7 @@ def _write_video(path: Path, seq, boxes, scores, tracker: str) -> str:
     "tracker_name",
     default="gdt",
     show_default=True,
-    help="gdt, gdt-reference (the paper's order, slow), or an OpenCV baseline: csrt, kcf, mil.",
+    help=f"One of {', '.join(TRACKERS)} (gdt-reference: the paper's order, slow).",
 )
 @click.option(
     "--weights",
