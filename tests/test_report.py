@@ -102,3 +102,11 @@ def test_usage_and_input_errors(tmp_path: Path):
     )
     assert good.exit_code == 0 and " 1  T  " in good.output
     assert "T         0.952   1.000" in good.output  # overlap 1 is not > 1: AUC 20/21
+    (tmp_path / "again" / "T").mkdir(parents=True)
+    (tmp_path / "again" / "T" / "Deer.txt").write_text("10,10,20,20\n" * 71)
+    clash = runner.invoke(
+        main,
+        ["report", "--anno", str(anno), "--results", str(results)]
+        + ["--results", str(tmp_path / "again"), "--sequences", "Deer"],
+    )
+    assert clash.exit_code == 1 and "tracker 'T' is in both" in clash.output

@@ -45,6 +45,21 @@ def test_joint_space_is_the_product_and_values_replace_a_single_grid():
     assert parse_values("true,0.5,pooled") == (True, 0.5, "pooled")
 
 
+def test_a_sweeps_size_counts_trials_tune_has_not_created_yet():
+    """An interrupt can come before Tune made every trial: the sweep's own size says how many
+    are unfinished (the count of Tune's results alone read 0 unfinished, exit 0)."""
+    from dataclasses import asdict
+
+    from workflows.sweep import SweepContext
+
+    space = [asdict(p) for p in resolve_space(["gamma", "scales"], BASE)]
+    args = dict(name="s", experiment_dir="/x", tracking_uri="sqlite:///x", experiment_id="1")
+    args |= dict(parent_run_id="", metric="auc", space=space, config={}, targets=[])
+    args |= dict(otb_root="/", tracker="gdt")
+    assert SweepContext(search="grid", num_samples=2, **args).trials == 2 * 4 * 9
+    assert SweepContext(search="random", num_samples=7, **args).trials == 7
+
+
 @pytest.mark.parametrize(
     ("names", "values", "message"),
     [

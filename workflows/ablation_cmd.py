@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from workflows.evaluate_cmd import (
+    evaluate_targets,
     evaluation_options,
     explain_unlogged,
     prepare,
-    run_one_evaluation,
 )
 
 DEFAULT_OUT = Path("runs") / "ablation"
@@ -93,24 +93,22 @@ def ablation(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     from workflows.evaluate_job import TrackingPool
+    from workflows.evaluation_run import EvaluationTargets
 
+    targets = EvaluationTargets(otb_root, names, anno_dir, sequence_table, list(compare_with))
     pool = TrackingPool(cfg)  # the variants share warm actors
     rows = []
     try:
         for variant in chosen:
             vcfg = variant_config(cfg, variant)
             click.echo(f"== {variant.name} ==")
-            result, summary, _ = run_one_evaluation(
+            result, summary, _ = evaluate_targets(
                 vcfg,
+                targets,
                 tracker="gdt",
                 weights=sources[variant.weights],
-                otb_root=otb_root,
-                anno_dir=anno_dir,
-                sequences=names,
                 run_dir=out / variant.key,
                 label=variant.key,
-                sequence_table=sequence_table,
-                compare_with=list(compare_with),
                 strict=strict,
                 quiet=True,
                 attribute_plots=False,  # per attribute: the variants side by side, below

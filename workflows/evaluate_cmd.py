@@ -7,26 +7,13 @@ unreachable tracking server loses nothing: ``gdt-flow log-run DIR`` logs the dir
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from gdt_core.trackers import TRACKERS
 from workflows.options import build_config, config_options, tracking_uri_option
-
-DEFAULT_RUNS_DIR = Path("runs") / "evaluate"
-
-
-def default_run_dir(cfg_json: str, tracker: str, weights_id: str, label: str) -> Path:
-    """``runs/evaluate/<label>-<hash>``: the same command on the same code resumes in the
-    same directory; changed tracking code gets a new one (the old results stay)."""
-    from workflows.evaluation import code_fingerprint
-
-    key = f"{cfg_json}|{tracker}|{weights_id}|{code_fingerprint()}"
-    return DEFAULT_RUNS_DIR / f"{label}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
 
 def _progress_printer(frames: dict[str, int]):
@@ -75,85 +62,25 @@ def log_or_explain(run_dir: Path, tracking_uri: str, experiment: str) -> str | N
         return None
 
 
-def run_one_evaluation(
-    cfg,
-    *,
-    tracker: str,
-    weights: str | None,
-    otb_root: str,
-    anno_dir: str | None,
-    sequences: list[str],
-    run_dir: Path | None,
-    label: str,
-    sequence_table: str | None,
-    compare_with: list[str],
-    strict: bool,
-    quiet: bool = False,
-    attribute_plots: bool = True,
-    pool=None,
-) -> tuple[Any, dict[str, Any], list[float]]:
-    """Resolve weights, fan the targets out on Ray, score; returns (result, summary, start-ups).
-
-    Shared by ``evaluate`` and ``ablation``. Ray must be initialised by the caller; ``pool``
-    (a :class:`workflows.evaluate_job.TrackingPool`) keeps actors across evaluations.
-    """
-    from gdt_core.network import WeightsError
+def evaluate_targets(cfg, targets, *, quiet: bool = False, **kwargs):
+    """:func:`workflows.evaluation_run.run_one_evaluation` with the terminal's messages and
+    per-target/per-frame progress (none with ``quiet``); a setup problem is a click error."""
     from gdt_core.otb import sequence_table as load_table
-    from workflows.evaluate_job import run_evaluation
-    from workflows.evaluation import EvaluationSpec, missing_targets, weights_fingerprint
-    from workflows.evaluation_summary import summarize_run, write_summary
-    from workflows.mlflow_store import code_version, resolve_tracking_uri
-    from workflows.weights import gdt_weights, resolve_weights
+    from workflows.evaluation_run import EvaluationSetupError, run_one_evaluation
 
-    missing = missing_targets(otb_root, sequences, sequence_table)
-    if missing:
-        message = f"{len(missing)} target(s) not under {otb_root}: {', '.join(missing)}"
-        if strict:
-            raise click.ClickException(message + " (--strict)")
-        click.secho(f"warning: {message}; skipped", fg="yellow", err=True)
-    weights = gdt_weights(weights, tracker)
+    frames = {name: info.num_frames for name, info in load_table(targets.sequence_table).items()}
     try:
-        local = resolve_weights(weights, resolve_tracking_uri(cfg.mlflow.tracking_uri))
-        weights_id = weights_fingerprint(local)
-    except (WeightsError, FileNotFoundError) as exc:
+        return run_one_evaluation(
+            cfg,
+            targets,
+            say=click.echo,
+            warn=lambda m: click.secho(f"warning: {m}", fg="yellow", err=True),
+            on_record=None if quiet else _echo_record,
+            on_progress=None if quiet else _progress_printer(frames),
+            **kwargs,
+        )
+    except EvaluationSetupError as exc:
         raise click.ClickException(str(exc)) from None
-    spec = EvaluationSpec(
-        config=cfg,
-        tracker=tracker,
-        weights=str(local) if local is not None else None,
-        weights_uri=weights,
-        otb_root=str(Path(otb_root).resolve()),
-        anno_dir=str(Path(anno_dir).resolve()) if anno_dir else None,
-        label=label,
-        sequence_table=str(Path(sequence_table).resolve()) if sequence_table else None,
-    )
-    if run_dir is None:
-        kept = {k: v for k, v in cfg.to_dict().items() if k not in ("ray", "mlflow")}
-        run_dir = default_run_dir(json.dumps(kept, sort_keys=True), tracker, weights_id, spec.name)
-    click.echo(f"evaluating {spec.name} on {len(sequences) - len(missing)} target(s) -> {run_dir}")
-    frames = {name: info.num_frames for name, info in load_table(sequence_table).items()}
-    result, startup = run_evaluation(
-        spec,
-        sequences,
-        run_dir,
-        on_record=None if quiet else _echo_record,
-        on_progress=None if quiet else _progress_printer(frames),
-        pool=pool,
-        manifest_extra={
-            "compare_with": [str(Path(d).resolve()) for d in compare_with],
-            "code_version": code_version(),
-        },
-    )
-    if result.resumed:
-        click.echo(f"resumed: {len(result.resumed)} target(s) already finished in {run_dir}")
-    summary = summarize_run(
-        result.run_dir,
-        warn=lambda m: click.secho(f"warning: {m}", fg="yellow", err=True),
-        attribute_plots=attribute_plots,
-    )
-    summary["actor_startup_s"] = startup
-    write_summary(result.run_dir, summary)
-    return result, summary, startup
 
 
 def evaluation_options(func):
@@ -237,21 +164,19 @@ def evaluate(
 ) -> None:
     """One-pass evaluation of a tracker on OTB targets, one Ray actor per running target."""
     from workflows.evaluation_mlflow import logged_run
+    from workflows.evaluation_run import EvaluationTargets
     from workflows.evaluation_summary import format_table, write_summary
     from workflows.mlflow_store import resolve_tracking_uri
 
     cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
-    result, summary, _ = run_one_evaluation(
+    targets = EvaluationTargets(otb_root, names, anno_dir, sequence_table, list(compare_with))
+    result, summary, _ = evaluate_targets(
         cfg,
+        targets,
         tracker=tracker,
         weights=weights,
-        otb_root=otb_root,
-        anno_dir=anno_dir,
-        sequences=names,
         run_dir=Path(run_dir) if run_dir else None,
         label=label,
-        sequence_table=sequence_table,
-        compare_with=list(compare_with),
         strict=strict,
     )
     if summary["trackers"]:

@@ -9,85 +9,9 @@ writes the numbers as JSON and the OTB-style success/precision plots.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:  # gdt_core imports torch (via its __init__): keep `gdt-flow --help` fast
-    from gdt_core.ope import TrackerScores
-    from gdt_core.otb import SequenceInfo
-
-
-def find_tracker_dirs(results_dirs: Sequence[str | Path]) -> dict[str, Path]:
-    """Tracker name -> the results folder holding ``<name>/``; a name found twice is an error."""
-    from gdt_core.otb_results import find_trackers
-
-    found: dict[str, Path] = {}
-    for results_dir in results_dirs:
-        for name in find_trackers(results_dir):
-            if name in found:
-                raise click.UsageError(
-                    f"tracker {name!r} is in both {found[name]} and {results_dir}; "
-                    "rename one folder"
-                )
-            found[name] = Path(results_dir)
-    return found
-
-
-def score_trackers(
-    trackers: dict[str, Path],
-    infos: Sequence[SequenceInfo],
-    otb_root: str | None,
-    anno_dir: str | None,
-) -> tuple[list[TrackerScores], dict[str, list[str]]]:
-    """Scores of the trackers with a result for every target, ranked by AUC; and the skipped
-    trackers with their missing targets."""
-    from gdt_core.ope import score_tracker
-    from gdt_core.otb import load_ground_truth
-    from gdt_core.otb_results import read_result, result_path
-
-    ground_truths = {
-        i.name: load_ground_truth(i, otb_root=otb_root, anno_dir=anno_dir) for i in infos
-    }
-    attributes = {i.name: i.attributes for i in infos}
-    scores, skipped = [], {}
-    for tracker, results_dir in trackers.items():
-        paths = {i.name: result_path(results_dir, tracker, i.name) for i in infos}
-        missing = [name for name, path in paths.items() if not path.is_file()]
-        if missing:
-            skipped[tracker] = missing
-            continue
-        results = {name: read_result(path) for name, path in paths.items()}
-        scores.append(score_tracker(tracker, ground_truths, results, attributes))
-    scores.sort(key=lambda s: s.overall.auc, reverse=True)
-    return scores, skipped
-
-
-def format_table(scores: Sequence[TrackerScores], counts: dict[str, int]) -> str:
-    """The ranked table: AUC and precision@20 overall, then both per attribute."""
-    from gdt_core.otb import ATTRIBUTES
-
-    attrs = [a for a in ATTRIBUTES if a in counts]
-    width = max([len("Tracker")] + [len(s.tracker) for s in scores])
-    lines = [f"{'#':>2}  {'Tracker':<{width}}  {'AUC':>6}  {'P@20':>6}"]
-    for rank, s in enumerate(scores, start=1):
-        lines.append(
-            f"{rank:>2}  {s.tracker:<{width}}  {s.overall.auc:6.3f}  "
-            f"{s.overall.precision_score:6.3f}"
-        )
-    for title, value in (
-        ("AUC per attribute", lambda c: c.auc),
-        ("Precision@20 per attribute", lambda c: c.precision_score),
-    ):
-        heads = [f"{a}({counts[a]})" for a in attrs]
-        cell = max([6] + [len(h) for h in heads])
-        lines += ["", title, f"{'Tracker':<{width}}  " + "  ".join(f"{h:>{cell}}" for h in heads)]
-        for s in scores:
-            cells = "  ".join(f"{value(s.attributes[a]):>{cell}.3f}" for a in attrs)
-            lines.append(f"{s.tracker:<{width}}  {cells}")
-    return "\n".join(lines)
 
 
 @click.command("report")
@@ -132,8 +56,15 @@ def report(
     plots_dir: str | None,
 ) -> None:
     """Score every tracker found with the OTB benchmark's one-pass evaluation."""
+    # imported here: gdt_core imports torch (via its __init__), keep `gdt-flow --help` fast
     from gdt_core.box_file import BoxFileError
-    from gdt_core.otb import ATTRIBUTES, OTBDataError, sequence_names, sequence_table
+    from gdt_core.otb import OTBDataError, sequence_names, sequence_table
+    from gdt_core.otb_report import (
+        attribute_counts,
+        find_tracker_dirs,
+        format_scores,
+        score_result_folders,
+    )
 
     if (anno_dir is None) == (otb_root is None):
         raise click.UsageError("give exactly one of --anno DIR or --otb-root DIR")
@@ -141,7 +72,7 @@ def report(
         table = sequence_table()
         infos = [table[name] for name in sequence_names(sequences, table)]
         trackers = find_tracker_dirs(results_dirs)
-        scores, skipped = score_trackers(trackers, infos, otb_root, anno_dir)
+        scores, skipped = score_result_folders(trackers, infos, otb_root, anno_dir)
     except (OTBDataError, BoxFileError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     for tracker, missing in skipped.items():
@@ -152,10 +83,9 @@ def report(
             f"no tracker has results for all {len(infos)} targets of {sequences!r} "
             f"under {', '.join(results_dirs)}"
         )
-    counts = {a: sum(a in i.attributes for i in infos) for a in ATTRIBUTES}
-    counts = {a: n for a, n in counts.items() if n}
+    counts = attribute_counts(infos)
     click.echo(f"OPE on {len(infos)} targets ({sequences}), {len(scores)} trackers\n")
-    click.echo(format_table(scores, counts))
+    click.echo(format_scores(scores, counts))
     if json_out:
         payload = {
             "sequences": [i.name for i in infos],

@@ -30,7 +30,7 @@ from typing import Any
 from gdt_core.config import Config, from_dict
 
 from .ray_runtime import verbose
-from .sweep_space import ParamSpace, tune_space
+from .sweep_space import ParamSpace, grid_size, tune_space
 
 SWEEP_JSON = "sweep.json"
 EVALUATIONS_DIR = "evaluations"
@@ -73,6 +73,13 @@ class SweepContext:
             ParamSpace(p["key"], tuple(p["grid"]), p.get("sampler"), tuple(p.get("bounds", ())))
             for p in self.space
         ]
+
+    @property
+    def trials(self) -> int:
+        """Trials of the whole sweep: every grid point ``num_samples`` times, or
+        ``num_samples`` random draws."""
+        per_pass = grid_size(self.params) if self.search == "grid" else 1
+        return per_pass * self.num_samples
 
     def base_config(self) -> Config:
         return from_dict(self.config, source=f"{self.experiment_dir}/{SWEEP_JSON}")
@@ -303,7 +310,9 @@ def run_tuner(
     results = tuner.fit()
     failed = sum(1 for r in results if r.error is not None)
     finished = sum(1 for r in results if r.error is None and context.metric in (r.metrics or {}))
-    return SweepOutcome(context, finished, failed, len(results) - finished - failed)
+    # counted against the sweep's size: an interrupt can come before Tune created every trial
+    unfinished = max(context.trials, len(results)) - finished - failed
+    return SweepOutcome(context, finished, failed, unfinished)
 
 
 def can_resume(experiment_dir: str | Path) -> bool:

@@ -27,84 +27,6 @@ def _latest_sweep(storage: Path) -> Path:
     return max(found, key=lambda d: d.stat().st_mtime)
 
 
-def _new_context(
-    cfg,
-    *,
-    params: tuple[str, ...],
-    values: str | None,
-    search: str,
-    num_samples: int | None,
-    metric: str,
-    experiment_dir: Path,
-    otb_root: str,
-    anno_dir: str | None,
-    sequences: str,
-    sequence_table: str | None,
-    tracker: str,
-    weights: str | None,
-    trial_cpus: float,
-    trial_gpus: float,
-):
-    """Check everything the driver can check before a trial starts; the sweep's context."""
-    from gdt_core.config import ConfigError
-    from gdt_core.network import WeightsError
-    from gdt_core.otb import OTBDataError, sequence_names
-    from gdt_core.otb import sequence_table as load_table
-    from workflows.evaluation import missing_targets
-    from workflows.evaluation_mlflow import TrackingServerUnreachable, check_reachable
-    from workflows.mlflow_store import ensure_experiment, resolve_tracking_uri
-    from workflows.sweep import SweepContext
-    from workflows.sweep_space import grid_size, resolve_space
-    from workflows.weights import gdt_weights, resolve_weights
-
-    try:
-        space = resolve_space(params, cfg, values)
-        targets = sequence_names(sequences, load_table(sequence_table))
-    except (ConfigError, OTBDataError) as exc:
-        raise click.UsageError(str(exc)) from None
-    missing = missing_targets(otb_root, targets, sequence_table)
-    if len(missing) == len(targets):
-        raise click.UsageError(f"none of the targets is under {otb_root}: {', '.join(missing)}")
-    if missing:
-        click.secho(f"warning: not under {otb_root}, skipped: {', '.join(missing)}", fg="yellow")
-    tracking_uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
-    try:
-        check_reachable(tracking_uri)
-    except TrackingServerUnreachable as exc:
-        raise click.ClickException(str(exc)) from None
-    weights = gdt_weights(weights, tracker)
-    is_file = weights and not weights.startswith(("runs:/", "models:/"))
-    weights_uri = str(Path(weights).resolve()) if is_file else weights
-    try:
-        local = resolve_weights(weights_uri, tracking_uri, experiment_dir / "weights")
-    except WeightsError as exc:
-        raise click.UsageError(str(exc)) from None
-    samples = num_samples or (1 if search == "grid" else RANDOM_SAMPLES)
-    trials = grid_size(space) * samples if search == "grid" else samples
-    click.echo(f"sweep {experiment_dir.name}: {trials} trial(s) over {[p.key for p in space]}")
-    resources = {"cpu": trial_cpus} | ({"gpu": trial_gpus} if trial_gpus else {})
-    return SweepContext(
-        name=experiment_dir.name,
-        experiment_dir=str(experiment_dir),
-        tracking_uri=tracking_uri,
-        experiment_id=ensure_experiment(tracking_uri, cfg.mlflow.experiment),
-        parent_run_id="",
-        metric=metric,
-        search=search,
-        num_samples=samples,
-        space=[dataclasses.asdict(p) for p in space],
-        config=cfg.to_dict(),
-        targets=[t for t in targets if t not in missing],
-        otb_root=str(Path(otb_root).resolve()),
-        tracker=tracker,
-        weights_uri=weights_uri,
-        weights_path=str(Path(local).resolve()) if local is not None else None,
-        sequence_table=str(Path(sequence_table).resolve()) if sequence_table else None,
-        anno_dir=str(Path(anno_dir).resolve()) if anno_dir else None,
-        trial_resources=resources,
-    )
-
-
 @click.command()
 @click.option(
     "--param",
@@ -196,6 +118,7 @@ def sweep(
     overrides: tuple[str, ...],
 ) -> None:
     """Sweep config values on Ray Tune; each trial is an evaluation logged as a child run."""
+    from workflows.evaluation_mlflow import TrackingServerUnreachable
     from workflows.mlflow_urls import compare_url, ui_base, where_to_look
     from workflows.ray_runtime import init_ray
     from workflows.run_table import format_best, format_runs, search_runs
@@ -209,6 +132,7 @@ def sweep(
         reopen_parent_run,
         run_tuner,
     )
+    from workflows.sweep_setup import SweepSetupError, new_sweep_context
 
     cfg = build_config(
         overlays,
@@ -234,23 +158,30 @@ def sweep(
         experiment_dir = storage_dir / (name or f"sweep-{label}-{stamp}")
         if (experiment_dir / SWEEP_JSON).exists():
             raise click.UsageError(f"{experiment_dir} exists: use --resume or another --name")
-        context = _new_context(
-            cfg,
-            params=params,
-            values=values,
-            search=search,
-            num_samples=num_samples,
-            metric=metric,
-            experiment_dir=experiment_dir,
-            otb_root=otb_root,
-            anno_dir=anno_dir,
-            sequences=sequences,
-            sequence_table=sequence_table,
-            tracker=tracker,
-            weights=weights,
-            trial_cpus=trial_cpus if trial_cpus is not None else cfg.ray.actor_num_cpus,
-            trial_gpus=trial_gpus if trial_gpus is not None else cfg.ray.actor_num_gpus,
-        )
+        try:
+            context = new_sweep_context(
+                cfg,
+                params=params,
+                values=values,
+                search=search,
+                num_samples=num_samples or (1 if search == "grid" else RANDOM_SAMPLES),
+                metric=metric,
+                experiment_dir=experiment_dir,
+                otb_root=otb_root,
+                anno_dir=anno_dir,
+                sequences=sequences,
+                sequence_table=sequence_table,
+                tracker=tracker,
+                weights=weights,
+                trial_cpus=trial_cpus if trial_cpus is not None else cfg.ray.actor_num_cpus,
+                trial_gpus=trial_gpus if trial_gpus is not None else cfg.ray.actor_num_gpus,
+                say=click.echo,
+                warn=lambda m: click.secho(f"warning: {m}", fg="yellow"),
+            )
+        except SweepSetupError as exc:
+            raise click.UsageError(str(exc)) from None
+        except TrackingServerUnreachable as exc:
+            raise click.ClickException(str(exc)) from None
         context = dataclasses.replace(context, parent_run_id=open_parent_run(context))
         context.save()
         click.echo(f"MLflow parent run {context.parent_run_id} ({context.tracking_uri})")
