@@ -76,6 +76,7 @@ class SamplingConfig:
     near_negative_fraction: float = _f(**_range(0.0, 1.0))
     near_negative_max_iou: float = _f(**_range(0.0, 1.0))
     near_negative_scale: float = _f(**_range(1.0))
+    near_negative_shift: float = _f(**_range(0.0))
 
     def __post_init__(self) -> None:
         # values that are only valid together (each alone is range-checked by its field)

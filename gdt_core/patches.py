@@ -51,6 +51,7 @@ import numpy as np
 from .boxes import box_iou
 from .config import Config
 from .det import DetEntry, DetRecord, DetRecordError, Skipped, read_record
+from .files import write_text_atomic
 
 PATCH_FORMAT = "gdt-flow-patches/2"
 LABEL_NAMES = ("background", "object")  # label 0, label 1
@@ -330,13 +331,6 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
         skipped=[asdict(s) for s in skipped],
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
     )
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """``text`` into ``path`` through a temporary name and a rename: never half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_sidecar(result: ShardResult, out_dir: str | Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import write_text_atomic
 from .images import batch_tensor
 from .network import GDTNet
 from .objectness import SamplePool
@@ -32,7 +33,6 @@ from .patches import (
     split_mask,
     worker_mask,
     write_npz,
-    write_text_atomic,
 )
 
 POOL5_FORMAT = "gdt-flow-pool5/1"

@@ -98,9 +98,11 @@ def sample_near_negatives(
     max_iou: float,
     max_scale: float,
     bounds: tuple[float, float, float, float] | None = None,
+    max_shift: float = 1.0,
 ) -> np.ndarray:
     """``n`` boxes near ``box`` that are not it: sizes ``box``'s x ``[1/max_scale,
-    max_scale]`` (log-uniform, aspect kept), centres shifted up to one box size per axis, IoU
+    max_scale]`` (log-uniform, aspect kept), centres shifted up to ``max_shift`` box sizes
+    per axis (small: mostly the target's own centre at other scales), IoU
     with ``box`` <= ``max_iou``, inside ``bounds`` ``(x0, y0, x1, y1)`` where given (a centre
     that would put its box past ``bounds`` is moved in just enough, so that larger boxes are
     not rejected more often than smaller ones: the sizes stay symmetric in log scale). These
@@ -117,7 +119,7 @@ def sample_near_negatives(
             break
         m = 8 * n
         size = box[2:] * np.exp(rng.uniform(-1, 1, size=(m, 1)) * np.log(max_scale))
-        centre = centers(box) + rng.uniform(-1, 1, size=(m, 2)) * box[2:]
+        centre = centers(box) + rng.uniform(-1, 1, size=(m, 2)) * box[2:] * max_shift
         if bounds is not None:
             lo, hi = np.array(bounds[:2]) + size / 2, np.array(bounds[2:]) - size / 2
             centre = np.clip(centre, lo, np.maximum(hi, lo))

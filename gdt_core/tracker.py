@@ -125,6 +125,7 @@ class GDTTracker:
             s.near_negative_max_iou,
             s.near_negative_scale,
             bounds,
+            s.near_negative_shift,
         )
         far = sample_far_negatives(
             self._rng,

@@ -67,6 +67,17 @@ def test_near_negatives_are_shifted_or_scaled_off_the_target():
     assert len(apart) == 20 and box_iou(apart, BOX[None]).max() == 0.0
 
 
+def test_near_negatives_with_a_small_shift_are_the_target_at_other_scales():
+    bounds = (-100.0, -100.0, 300.0, 300.0)
+    neg = sample_near_negatives(np.random.default_rng(3), BOX, 300, 0.5, 2.0, bounds, 0.1)
+    assert len(neg) == 300
+    assert np.all(np.abs(centers(neg) - centers(BOX)) <= 0.1 * BOX[2:] + 1e-9)
+    factor = neg[:, 2] / BOX[2]
+    # IoU <= 0.5 near the same centre leaves only sizes >= ~1.4x or <= ~0.7x, both drawn
+    assert np.all((factor >= 1.3) | (factor <= 1 / 1.3))
+    assert 0.3 <= (factor > 1).mean() <= 0.7
+
+
 def test_near_negatives_inside_the_working_region_are_as_often_larger_as_smaller():
     # Rejecting the boxes that leave the region kept 1253 smaller and 747 larger of 2000
     # (larger boxes leave it more often): the Gaussians then learnt "smaller than the target

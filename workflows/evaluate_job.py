@@ -24,6 +24,7 @@ from pathlib import Path
 import ray
 
 from gdt_core.config import Config
+from gdt_core.files import write_text_atomic
 from gdt_core.otb import sequence_table
 from gdt_core.trackers import GDT_TRACKERS, make_tracker
 from workflows.evaluation import (
@@ -31,7 +32,6 @@ from workflows.evaluation import (
     EvaluationSpec,
     FrameHook,
     TargetRecord,
-    atomic_write_text,
     evaluate_target,
     missing_targets,
     plan_targets,
@@ -141,7 +141,7 @@ def land_result(run_dir: Path, record: TargetRecord, text: str | None) -> None:
     if text is not None and record.result_file is not None:
         out = run_dir / record.result_file
         if not out.is_file() or out.read_text() != text:
-            atomic_write_text(out, text)
+            write_text_atomic(out, text)
     write_record(run_dir, record)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from gdt_core.box_file import write_box_file
 from gdt_core.boxes import to_otb_file
 from gdt_core.config import Config
+from gdt_core.files import write_text_atomic
 from gdt_core.ope import score_sequence
 from gdt_core.otb import OTBDataError, load_sequence, sequence_table
 from gdt_core.trackers import make_tracker
@@ -184,14 +185,6 @@ def target_key(cfg: Config, tracker: str, weights_id: str, sequence: str) -> str
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_result_file(path: Path, boxes: np.ndarray) -> None:
     """OTB-format result file (1-based boxes), written atomically."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -213,7 +206,7 @@ def read_record(run_dir: Path, key: str) -> TargetRecord | None:
 
 
 def write_record(run_dir: Path, record: TargetRecord) -> None:
-    atomic_write_text(record_path(run_dir, record.key), json.dumps(asdict(record), indent=1))
+    write_text_atomic(record_path(run_dir, record.key), json.dumps(asdict(record), indent=1))
 
 
 def finished_record(run_dir: Path, key: str) -> TargetRecord | None:
@@ -326,7 +319,7 @@ def write_manifest(
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **extra,
     }
-    atomic_write_text(Path(run_dir) / MANIFEST, json.dumps(manifest, indent=1, default=str))
+    write_text_atomic(Path(run_dir) / MANIFEST, json.dumps(manifest, indent=1, default=str))
     return manifest
 
 

@@ -17,11 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gdt_core.files import write_text_atomic
 from gdt_core.ope import TrackerScores, score_tracker
 from gdt_core.ope_plots import plot_report
 from gdt_core.otb import load_ground_truth, sequence_table
 from gdt_core.otb_results import find_trackers, read_result, result_path
-from workflows.evaluation import TargetRecord, atomic_write_text, read_manifest, read_record
+from workflows.evaluation import TargetRecord, read_manifest, read_record
 
 REPORT_JSON = "report.json"
 TARGETS_CSV = "targets.csv"
@@ -118,7 +119,7 @@ def summarize_run(
         if not attribute_plots:
             scores = [replace(score, attributes={}) for score in scores]
         plot_report(scores, run_dir / PLOTS_DIR, attribute_counts=counts)
-    atomic_write_text(run_dir / TARGETS_CSV, _targets_csv(summary, records, label))
+    write_text_atomic(run_dir / TARGETS_CSV, _targets_csv(summary, records, label))
     write_summary(run_dir, summary)
     return summary
 
@@ -131,7 +132,7 @@ def _span(records: dict[str, Any]) -> dict[str, int]:
 
 
 def write_summary(run_dir: str | Path, summary: dict[str, Any]) -> None:
-    atomic_write_text(Path(run_dir) / REPORT_JSON, json.dumps(summary, indent=1))
+    write_text_atomic(Path(run_dir) / REPORT_JSON, json.dumps(summary, indent=1))
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any]:
