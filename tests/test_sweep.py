@@ -137,6 +137,9 @@ def test_two_value_gamma_sweep_makes_one_parent_and_two_children(
         assert 0.0 <= child.data.metrics["auc"] <= 1.0 and "precision" in child.data.metrics
         assert "auc/SynA" in child.data.metrics  # the same metrics as gdt-flow evaluate
         assert child.data.tags["gdt.sweep"] == "two"
+        # the runs table's name column says the swept value and the score (no column set-up)
+        gamma, auc = child.data.params["gaussian.gamma"], child.data.metrics["auc"]
+        assert child.info.run_name.endswith(f" gaussian.gamma={gamma} auc={auc:.3f}")
     assert parent.info.status == "FINISHED"
     assert parent.data.params["sweep.params"] == "gaussian.gamma"
     space = json.loads(parent.data.params["sweep.space"])
@@ -146,6 +149,8 @@ def test_two_value_gamma_sweep_makes_one_parent_and_two_children(
     assert best.data.metrics["auc"] == max(c.data.metrics["auc"] for c in children)
     assert parent.data.metrics["best_auc"] == pytest.approx(best.data.metrics["auc"])
     assert parent.data.tags["best.gaussian.gamma"] == best.data.params["gaussian.gamma"]
+    best_auc, best_gamma = best.data.metrics["auc"], best.data.params["gaussian.gamma"]
+    assert parent.info.run_name == f"two best auc={best_auc:.3f} at gaussian.gamma={best_gamma}"
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     assert artifacts == {"plots/auc_vs_gaussian.gamma.png"}
 
@@ -324,5 +329,7 @@ def test_the_printed_mlflow_ui_links_show_the_trials_and_the_runs_table(
     assert runs_link.endswith("/runs?workflowType=machine_learning")
     table = _page(runs_link)
     assert "Run Name" in table  # the runs table, not the GenAI overview
+    (parent,) = _runs(mlflow_server, "sweep-ui")[1]
+    assert parent.info.run_name.startswith("ui best auc=") and parent.info.run_name in table
     overview = _page(runs_link.split("/runs?")[0])  # what the plain experiment link opens
     assert "Run Name" not in overview and "Traces" in overview

@@ -148,6 +148,12 @@ def _clear_earlier_attempts(context: SweepContext, trial_id: str) -> None:
             client.delete_run(run.info.run_id)
 
 
+def _rename_run(context: SweepContext, run_id: str, name: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri=context.tracking_uri).update_run(run_id, name=name)
+
+
 def run_trial(params: dict[str, Any], context: SweepContext) -> None:
     """The Tune trainable: evaluate with this trial's overrides, log a child run, report.
 
@@ -197,6 +203,10 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
                 parent_run_id=context.parent_run_id,
                 extra_tags=tags,
             )
+        # the runs table's first column shows the swept values and the score without any
+        # column set up in the browser (MLflow keeps that choice per browser, not per run)
+        score = result.auc if context.metric == "auc" else result.precision
+        _rename_run(context, run_id, f"{trial_name} {context.metric}={score:.3f}")
     except Exception as exc:
         _record_failed_trial(
             context,
@@ -419,6 +429,10 @@ def finish_sweep(context: SweepContext, outcome: SweepOutcome) -> dict[str, Any]
             RunTag("best.run_name", str(best["run_name"])),
         ]
         tags += [RunTag(f"best.{k}", str(v)) for k, v in best["config"].items()]
+        values = " ".join(f"{k}={v}" for k, v in best["config"].items())
+        score = best["metrics"][context.metric]
+        name = f"{context.name} best {context.metric}={score:.3f} at {values}"
+        tags.append(RunTag("mlflow.runName", name))  # visible in the runs table, collapsed
     client.log_batch(parent, metrics=metrics, tags=tags)
     with tempfile.TemporaryDirectory() as tmp:
         plot_objective(runs, context.keys, context.metric, Path(tmp) / "plots")
