@@ -54,9 +54,14 @@ def read_box_file(path: str | Path) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
+def box_file_text(boxes: np.ndarray) -> str:
+    """``(N, 4)`` boxes (already in file coordinates) as ``x,y,w,h`` lines; NaN kept."""
+    lines = (",".join(f"{v:.3f}" if np.isfinite(v) else "NaN" for v in row) for row in boxes)
+    return "".join(line + "\n" for line in lines)
+
+
 def write_box_file(path: str | Path, boxes: np.ndarray) -> None:
-    """Write ``(N, 4)`` boxes (already in file coordinates) as ``x,y,w,h`` lines; NaN kept."""
+    """Write ``(N, 4)`` boxes (already in file coordinates) as :func:`box_file_text`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = (",".join(f"{v:.3f}" if np.isfinite(v) else "NaN" for v in row) for row in boxes)
-    path.write_text("".join(line + "\n" for line in lines))
+    path.write_text(box_file_text(boxes))

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from gdt_core.box_file import write_box_file
+from gdt_core.box_file import box_file_text
 from gdt_core.boxes import to_otb_file
 from gdt_core.config import Config
 from gdt_core.files import write_text_atomic
@@ -187,9 +187,7 @@ def target_key(cfg: Config, tracker: str, weights_id: str, sequence: str) -> str
 
 def write_result_file(path: Path, boxes: np.ndarray) -> None:
     """OTB-format result file (1-based boxes), written atomically."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write_box_file(tmp, to_otb_file(boxes))
-    os.replace(tmp, path)
+    write_text_atomic(path, box_file_text(to_otb_file(boxes)))
 
 
 def record_path(run_dir: Path, key: str) -> Path:
