@@ -109,4 +109,4 @@ def test_usage_and_input_errors(tmp_path: Path):
         ["report", "--anno", str(anno), "--results", str(results)]
         + ["--results", str(tmp_path / "again"), "--sequences", "Deer"],
     )
-    assert clash.exit_code == 1 and "tracker 'T' is in both" in clash.output
+    assert clash.exit_code == 2 and "tracker 'T' is in both" in clash.output

@@ -69,9 +69,12 @@ def report(
     if (anno_dir is None) == (otb_root is None):
         raise click.UsageError("give exactly one of --anno DIR or --otb-root DIR")
     try:
+        trackers = find_tracker_dirs(results_dirs)
+    except OTBDataError as exc:  # one tracker name in two --results folders: the arguments
+        raise click.UsageError(str(exc)) from None
+    try:
         table = sequence_table()
         infos = [table[name] for name in sequence_names(sequences, table)]
-        trackers = find_tracker_dirs(results_dirs)
         scores, skipped = score_result_folders(trackers, infos, otb_root, anno_dir)
     except (OTBDataError, BoxFileError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
