@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gdt_core.trackers import TRACKERS
 from workflows.options import build_config, config_options, tracking_uri_option
+
+if TYPE_CHECKING:  # imported lazily below: Ray and MLflow stay out of `gdt-flow --help`
+    from gdt_core.config import Config
+    from workflows.evaluation import EvaluationResult
+    from workflows.evaluation_run import EvaluationTargets
 
 
 def _progress_printer(frames: dict[str, int]):
@@ -62,7 +68,9 @@ def log_or_explain(run_dir: Path, tracking_uri: str, experiment: str) -> str | N
         return None
 
 
-def evaluate_targets(cfg, targets, *, quiet: bool = False, **kwargs):
+def evaluate_targets(
+    cfg: Config, targets: EvaluationTargets, *, quiet: bool = False, **kwargs: Any
+) -> tuple[EvaluationResult, dict[str, Any], list[float]]:
     """:func:`workflows.evaluation_run.run_one_evaluation` with the terminal's messages and
     per-target/per-frame progress (none with ``quiet``); a setup problem is a click error."""
     from gdt_core.otb import sequence_table as load_table
