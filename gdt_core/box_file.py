@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gdt_core.files import read_text
+
 _SEPARATORS = re.compile(r"[,\s]+")
 
 
@@ -24,12 +26,7 @@ def read_box_file(path: str | Path) -> np.ndarray:
     are ignored; a blank line before another box is an error (every line is one frame: it
     would shift every later frame)."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise BoxFileError(f"{path}: box file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BoxFileError(f"{path}: cannot read box file ({exc})") from None
+    text = read_text(path, "box file", BoxFileError)
     rows = []
     blank = 0  # the first blank line not yet followed by a box
     for lineno, line in enumerate(text.splitlines(), start=1):

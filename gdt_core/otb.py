@@ -221,6 +221,14 @@ def check_first_box(row: np.ndarray, path: Path, line: int) -> None:
     )
 
 
+def read_ground_truth_file(path: Path) -> np.ndarray:
+    """Boxes of a ground-truth file whose line 1 starts tracking, as written, that first box
+    checked (:func:`check_first_box`); :class:`OTBDataError` naming the file and line."""
+    raw = _read_ground_truth(path)
+    check_first_box(raw[0], path, 1)
+    return raw
+
+
 def _image_paths(img_dir: Path, info: SequenceInfo) -> list[Path]:
     if not img_dir.is_dir():
         raise OTBDataError(f"{img_dir}: image folder not found (target {info.name})")
@@ -276,8 +284,7 @@ def load_sequence_dir(path: str | Path, name: str | None = None) -> Sequence:
         key=lambda p: int(p.stem),
     )
     gt_path = path / "groundtruth_rect.txt"
-    raw = _read_ground_truth(gt_path)
-    check_first_box(raw[0], gt_path, 1)
+    raw = read_ground_truth_file(gt_path)
     if len(raw) > len(images):
         raise OTBDataError(
             f"{gt_path}: {len(raw)} boxes but only {len(images)} images in {img_dir}"
