@@ -70,13 +70,15 @@ class GOT10kScores:
 
 
 def got10k_scores(ious: np.ndarray | Sequence[np.ndarray]) -> GOT10kScores:
-    """Scores of one video's IoUs, or of several videos' pooled (the data set's)."""
+    """Scores of one video's IoUs, or of several videos' pooled (the data set's); NaN where
+    no frame is scored (the target never visible after frame 1)."""
     if isinstance(ious, np.ndarray):
         pooled = ious.astype(np.float64).ravel()
     else:
         pooled = np.concatenate([np.ravel(i) for i in ious]).astype(np.float64)
-    if pooled.size == 0:
-        raise ValueError("no visible frames to score")
+    if pooled.size == 0:  # as the toolkit's np.mean of nothing: NaN
+        nan = float("nan")
+        return GOT10kScores(nan, nan, nan, np.full(len(SUCCESS_THRESHOLDS), nan), 0)
     return GOT10kScores(
         float(np.mean(pooled)),
         float(np.mean(pooled > 0.5)),

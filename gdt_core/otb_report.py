@@ -15,12 +15,14 @@ from gdt_core.otb import ATTRIBUTES, OTBDataError, SequenceInfo, load_ground_tru
 from gdt_core.otb_results import find_trackers, read_result, result_path
 
 
-def find_tracker_dirs(results_dirs: Sequence[str | Path]) -> dict[str, Path]:
-    """Tracker name -> the results folder holding ``<name>/``; a name found twice is an
-    :class:`~gdt_core.otb.OTBDataError`."""
+def find_tracker_dirs(
+    results_dirs: Sequence[str | Path], pattern: str = "*.txt"
+) -> dict[str, Path]:
+    """Tracker name -> the results folder holding ``<name>/`` (with a file matching
+    ``pattern``); a name found twice is an :class:`~gdt_core.otb.OTBDataError`."""
     found: dict[str, Path] = {}
     for results_dir in results_dirs:
-        for name in find_trackers(results_dir):
+        for name in find_trackers(results_dir, pattern):
             if name in found:
                 raise OTBDataError(
                     f"tracker {name!r} is in both {found[name]} and {results_dir}; "

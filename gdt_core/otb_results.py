@@ -29,9 +29,10 @@ def write_result(path: str | Path, boxes: np.ndarray) -> None:
     write_box_file(path, to_otb_file(boxes))
 
 
-def find_trackers(results_dir: str | Path) -> list[str]:
-    """Names of the tracker folders (holding at least one ``.txt``) under ``results_dir``."""
+def find_trackers(results_dir: str | Path, pattern: str = "*.txt") -> list[str]:
+    """Names of the tracker folders under ``results_dir`` holding a file that matches
+    ``pattern`` (GOT-10k's layout: ``*/*.txt``)."""
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: results folder not found")
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*.txt")))
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob(pattern)))

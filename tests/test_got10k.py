@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from benchmark_data import write_got10k_video
 
 from gdt_core.got10k import GOT10kDataError, got10k_sequence_names, load_got10k_sequence
 from gdt_core.got10k_scores import bounded_iou, got10k_ious, got10k_scores
@@ -15,23 +15,8 @@ from gdt_core.got10k_scores import bounded_iou, got10k_ious, got10k_scores
 VAL = "GOT-10k_Val_000001"
 
 
-def _video(split: Path, name: str, gt_lines: list[str], cover: str | None = "8\n8\n0\n") -> Path:
-    folder = split / name
-    folder.mkdir(parents=True)
-    for k in range(1, 4):
-        cv2.imwrite(str(folder / f"{k:08d}.jpg"), np.full((12, 16, 3), 50, np.uint8))
-    (folder / "groundtruth.txt").write_text("".join(b + "\n" for b in gt_lines))
-    if cover is not None:
-        (folder / "cover.label").write_text(cover)
-        (folder / "absence.label").write_text("0\n0\n1\n")
-    (folder / "meta_info.ini").write_text(
-        "[METAINFO]\nurl: https://example.invalid/v\nobject_class: cat\nresolution: (16, 12)\n"
-    )
-    return folder
-
-
 def _val(root: Path) -> Path:
-    return _video(root / "val", VAL, ["1,2,4,5", "2,2,4,5", "3,2,4,5"])
+    return write_got10k_video(root / "val" / VAL, ["1,2,4,5", "2,2,4,5", "3,2,4,5"], 3, "8\n8\n0\n")
 
 
 def test_reads_a_val_sequence_with_cover_and_resolution(tmp_path):
@@ -47,7 +32,7 @@ def test_reads_a_val_sequence_with_cover_and_resolution(tmp_path):
 
 
 def test_a_test_split_sequence_has_its_first_box_only(tmp_path):
-    _video(tmp_path / "test", "GOT-10k_Test_000001", ["1,2,4,5"], cover=None)
+    write_got10k_video(tmp_path / "test" / "GOT-10k_Test_000001", ["1,2,4,5"], 3, cover=None)
     assert got10k_sequence_names(tmp_path, "test") == ["GOT-10k_Test_000001"]
     seq = load_got10k_sequence(tmp_path, "test", "GOT-10k_Test_000001")
     assert len(seq) == 3 and seq.visible is None
@@ -97,8 +82,8 @@ def test_scores_by_hand_and_pooled_over_frames_not_averaged_over_videos():
     both = got10k_scores([np.array([1.0, 1 / 3]), np.array([0.6])])
     assert both.ao == pytest.approx((1 + 1 / 3 + 0.6) / 3)  # not (2/3 + 0.6) / 2
     assert both.sr50 == pytest.approx(2 / 3) and both.sr75 == pytest.approx(1 / 3)
-    with pytest.raises(ValueError, match="no visible frames"):
-        got10k_scores(np.array([]))
+    empty = got10k_scores(np.array([]))
+    assert empty.frames == 0 and np.isnan(empty.ao)
 
 
 def test_a_tracker_runs_and_is_scored_end_to_end_on_a_generated_got10k_video(tmp_path):

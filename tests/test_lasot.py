@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from benchmark_data import write_lasot_video
 
 from gdt_core.boxes import from_otb_file
 from gdt_core.lasot import LaSOTDataError, lasot_sequence_names, load_lasot_sequence
@@ -15,18 +15,8 @@ from gdt_core.lasot_scores import mean_lasot_curves, score_lasot_sequence
 from gdt_core.ope import score_sequence
 
 
-def _video(folder: Path, boxes: list[str], occlusion: str, out_of_view: str) -> Path:
-    (folder / "img").mkdir(parents=True)
-    for k in range(1, len(boxes) + 1):
-        cv2.imwrite(str(folder / "img" / f"{k:08d}.jpg"), np.full((12, 16, 3), 40 * k, np.uint8))
-    (folder / "groundtruth.txt").write_text("".join(b + "\n" for b in boxes))
-    (folder / "full_occlusion.txt").write_text(occlusion)
-    (folder / "out_of_view.txt").write_text(out_of_view)
-    return folder
-
-
 def _three_frames(folder: Path) -> Path:
-    return _video(folder, ["2,3,4,5", "3,3,4,5", "4,3,4,5"], "0,0,1", "0,1,0")
+    return write_lasot_video(folder, ["2,3,4,5", "3,3,4,5", "4,3,4,5"], "0,0,1", "0,1,0")
 
 
 def test_reads_the_nested_layout_with_visibility_and_0_based_boxes(tmp_path):

@@ -1,9 +1,10 @@
-"""``gdt-flow report``: score OTB result folders with the benchmark's OPE and plot them.
+"""``gdt-flow report``: score result folders with a benchmark's own rules and plot them.
 
-Reads ground truth from the toolkit's flat annotation folder (``--anno``) or a standard OTB
-download (``--otb-root``), every tracker folder ``<results>/<Tracker>/<Seq>.txt`` under each
-``--results`` folder, and prints a table ranked by AUC (overall and per attribute); optionally
-writes the numbers as JSON and the OTB-style success/precision plots.
+OTB (the default): ground truth from the toolkit's flat annotation folder (``--anno``) or a
+standard OTB download (``--otb-root``), every tracker folder ``<results>/<Tracker>/<Seq>.txt``
+under each ``--results`` folder, a table ranked by AUC (overall and per attribute), optionally
+JSON and the OTB-style success/precision plots. ``--dataset lasot|got10k --root R``: the
+benchmark's own download and result layouts and scores (:mod:`gdt_core.benchmark_report`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,24 @@ import click
 
 
 @click.command("report")
+@click.option(
+    "--dataset",
+    type=click.Choice(["otb", "lasot", "got10k"]),
+    default="otb",
+    show_default=True,
+    help="Whose layout and scores: OTB's OPE, LaSOT's toolkit, GOT-10k's toolkit.",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    help="--dataset lasot|got10k: the benchmark's download (its ground truth and labels).",
+)
+@click.option(
+    "--split",
+    default="val",
+    show_default=True,
+    help="--dataset got10k: the split under --root (val; the test split is scored by its server).",
+)
 @click.option(
     "--anno",
     "anno_dir",
@@ -36,9 +55,9 @@ import click
 )
 @click.option(
     "--sequences",
-    default="cvpr13",
-    show_default=True,
-    help="cvpr13 (the paper's 51 targets), tb50, tb100, or comma-separated target names.",
+    default=None,
+    help="OTB: cvpr13 (the paper's 51 targets; default), tb50, tb100, or comma-separated "
+    "target names. LaSOT / GOT-10k: comma-separated names (default: every video of --root).",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write scores as JSON.")
 @click.option(
@@ -48,14 +67,21 @@ import click
     help="Write success/precision plots (overall and per attribute) here.",
 )
 def report(
+    dataset: str,
+    root: str | None,
+    split: str,
     anno_dir: str | None,
     otb_root: str | None,
     results_dirs: tuple[str, ...],
-    sequences: str,
+    sequences: str | None,
     json_out: str | None,
     plots_dir: str | None,
 ) -> None:
-    """Score every tracker found with the OTB benchmark's one-pass evaluation."""
+    """Score every tracker found with the benchmark's own evaluation (OTB's OPE by default)."""
+    if dataset != "otb":
+        _report_other(dataset, root, split, results_dirs, sequences, json_out, plots_dir)
+        return
+    sequences = sequences or "cvpr13"
     # imported here: gdt_core imports torch (via its __init__), keep `gdt-flow --help` fast
     from gdt_core.box_file import BoxFileError
     from gdt_core.otb import OTBDataError, sequence_names, sequence_table
@@ -78,9 +104,7 @@ def report(
         scores, skipped = score_result_folders(trackers, infos, otb_root, anno_dir)
     except (OTBDataError, BoxFileError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
-    for tracker, missing in skipped.items():
-        more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
-        click.echo(f"skipped {tracker}: no result for {', '.join(missing[:3])}{more}", err=True)
+    _echo_skipped(skipped)
     if not scores:
         raise click.ClickException(
             f"no tracker has results for all {len(infos)} targets of {sequences!r} "
@@ -90,15 +114,69 @@ def report(
     click.echo(f"OPE on {len(infos)} targets ({sequences}), {len(scores)} trackers\n")
     click.echo(format_scores(scores, counts))
     if json_out:
-        payload = {
-            "sequences": [i.name for i in infos],
-            "trackers": {s.tracker: s.to_json() for s in scores},
-        }
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(payload, indent=1))
-        click.echo(f"\nscores: {json_out}")
+        trackers_json = {s.tracker: s.to_json() for s in scores}
+        _write_json(json_out, {"sequences": [i.name for i in infos], "trackers": trackers_json})
     if plots_dir:
         from gdt_core.ope_plots import plot_report
 
         paths = plot_report(scores, plots_dir, counts)
         click.echo(f"plots: {len(paths)} PNGs in {plots_dir}")
+
+
+def _report_other(
+    dataset: str,
+    root: str | None,
+    split: str,
+    results_dirs: tuple[str, ...],
+    sequences: str | None,
+    json_out: str | None,
+    plots_dir: str | None,
+) -> None:
+    """``report --dataset lasot|got10k``: the ranked table of the benchmark's scores."""
+    from gdt_core import benchmark_report as br
+    from gdt_core.got10k import GOT10kDataError, got10k_sequence_names
+    from gdt_core.lasot import LaSOTDataError, lasot_sequence_names
+    from gdt_core.otb import OTBDataError
+    from gdt_core.otb_report import find_tracker_dirs
+
+    if root is None:
+        raise click.UsageError(f"--dataset {dataset} needs --root (the benchmark's download)")
+    if plots_dir:
+        raise click.UsageError("--plots draws OTB's plots; leave it out for --dataset " + dataset)
+    try:
+        trackers = find_tracker_dirs(results_dirs, "*.txt" if dataset == "lasot" else "*/*.txt")
+    except OTBDataError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        if dataset == "lasot":
+            names = sequences.split(",") if sequences else lasot_sequence_names(root)
+            scores, skipped = br.score_lasot_folders(trackers, root, names)
+        else:
+            names = sequences.split(",") if sequences else got10k_sequence_names(root, split)
+            scores, skipped = br.score_got10k_folders(trackers, root, split, names)
+    except (LaSOTDataError, GOT10kDataError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _echo_skipped(skipped)
+    if not scores:
+        raise click.ClickException(
+            f"no tracker has results for all {len(names)} videos under {', '.join(results_dirs)}"
+        )
+    click.echo(f"{dataset} on {len(names)} videos, {len(scores)} trackers\n")
+    click.echo(br.format_benchmark_scores(scores))
+    if json_out:
+        trackers_json = {s.tracker: s.to_json() for s in scores}
+        _write_json(
+            json_out, {"dataset": dataset, "sequences": list(names), "trackers": trackers_json}
+        )
+
+
+def _write_json(path: str, payload: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(payload, indent=1))
+    click.echo(f"\nscores: {path}")
+
+
+def _echo_skipped(skipped: dict[str, list[str]]) -> None:
+    for tracker, missing in skipped.items():
+        more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+        click.echo(f"skipped {tracker}: no result for {', '.join(missing[:3])}{more}", err=True)
