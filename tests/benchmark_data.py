@@ -44,3 +44,40 @@ def write_got10k_video(
         f"[METAINFO]\nurl: https://example.invalid/v\nobject_class: cat\nresolution: {resolution}\n"
     )
     return folder
+
+
+def lasot_from_synthetic(root: Path, name: str, frames: int, seed: int, hidden=()) -> Path:
+    """A generated moving target (:mod:`gdt_core.synthetic_otb`) as LaSOT video ``name``
+    (``<class>-<n>``) under ``root``; the frames in ``hidden`` (0-based) marked out of view."""
+    from gdt_core.synthetic_otb import write_synthetic_sequence
+
+    otb = write_synthetic_sequence(root / "_otb", name, frames, seed=seed)
+    folder = root / name.rsplit("-", 1)[0] / name
+    (folder / "img").mkdir(parents=True)
+    for k in range(1, frames + 1):
+        (otb / "img" / f"{k:04d}.jpg").rename(folder / "img" / f"{k:08d}.jpg")
+    (otb / "groundtruth_rect.txt").rename(folder / "groundtruth.txt")
+    flags = ",".join("1" if k in hidden else "0" for k in range(frames))
+    (folder / "out_of_view.txt").write_text(flags + "\n")
+    (folder / "full_occlusion.txt").write_text(",".join(["0"] * frames) + "\n")
+    return folder
+
+
+def got10k_from_synthetic(split: Path, name: str, frames: int, seed: int, hidden=()) -> Path:
+    """A generated moving target as GOT-10k video ``name`` in ``split`` (0-based boxes as
+    written, ``cover`` 0 in the frames of ``hidden``, resolution 160 x 120)."""
+    from gdt_core.box_file import read_box_file, write_box_file
+    from gdt_core.boxes import from_otb_file
+    from gdt_core.synthetic_otb import write_synthetic_sequence
+
+    otb = write_synthetic_sequence(split / "_otb", name, frames, seed=seed, size=(160, 120))
+    folder = split / name
+    folder.mkdir(parents=True)
+    for k in range(1, frames + 1):
+        (otb / "img" / f"{k:04d}.jpg").rename(folder / f"{k:08d}.jpg")
+    boxes = from_otb_file(read_box_file(otb / "groundtruth_rect.txt"))
+    write_box_file(folder / "groundtruth.txt", boxes)
+    cover = "".join("0\n" if k in hidden else "8\n" for k in range(frames))
+    (folder / "cover.label").write_text(cover)
+    (folder / "meta_info.ini").write_text("[METAINFO]\nresolution: (160, 120)\n")
+    return folder

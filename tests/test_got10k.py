@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmark_data import write_got10k_video
+from benchmark_data import got10k_from_synthetic, write_got10k_video
 
 from gdt_core.got10k import GOT10kDataError, got10k_sequence_names, load_got10k_sequence
 from gdt_core.got10k_scores import bounded_iou, got10k_ious, got10k_scores
@@ -88,23 +88,10 @@ def test_scores_by_hand_and_pooled_over_frames_not_averaged_over_videos():
 
 def test_a_tracker_runs_and_is_scored_end_to_end_on_a_generated_got10k_video(tmp_path):
     from gdt_core.baselines import OpenCVTracker
-    from gdt_core.box_file import read_box_file, write_box_file
-    from gdt_core.boxes import from_otb_file
-    from gdt_core.synthetic_otb import write_synthetic_sequence
     from gdt_core.tracking import run_ope
 
-    otb = write_synthetic_sequence(tmp_path / "otb", "square", 30, seed=3, size=(160, 120))
-    folder = tmp_path / "got" / "val" / VAL
-    folder.mkdir(parents=True)
-    for k in range(1, 31):
-        (otb / "img" / f"{k:04d}.jpg").rename(folder / f"{k:08d}.jpg")
-    write_box_file(
-        folder / "groundtruth.txt", from_otb_file(read_box_file(otb / "groundtruth_rect.txt"))
-    )
-    (folder / "cover.label").write_text("".join("0\n" if k == 5 else "8\n" for k in range(30)))
-    (folder / "meta_info.ini").write_text("[METAINFO]\nresolution: (160, 120)\n")
-
-    seq = load_got10k_sequence(tmp_path / "got", "val", VAL)
+    got10k_from_synthetic(tmp_path / "val", VAL, 30, seed=3, hidden=(5,))
+    seq = load_got10k_sequence(tmp_path, "val", VAL)
     result = run_ope(OpenCVTracker("csrt"), seq)
     ious = got10k_ious(seq.ground_truth, result.boxes, seq.visible, seq.resolution)
     assert len(ious) == 28  # frames 2..30 less the one with cover 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmark_data import write_lasot_video
+from benchmark_data import lasot_from_synthetic, write_lasot_video
 
 from gdt_core.boxes import from_otb_file
 from gdt_core.lasot import LaSOTDataError, lasot_sequence_names, load_lasot_sequence
@@ -105,20 +105,10 @@ def test_data_set_curves_are_the_mean_of_the_videos_and_lengths_must_match():
 
 def test_a_tracker_runs_and_is_scored_end_to_end_on_a_generated_lasot_video(tmp_path):
     from gdt_core.baselines import OpenCVTracker
-    from gdt_core.synthetic_otb import write_synthetic_sequence
     from gdt_core.tracking import run_ope
 
-    otb = write_synthetic_sequence(tmp_path / "otb", "square", 30, seed=3)
-    folder = tmp_path / "lasot" / "square" / "square-1"
-    (folder / "img").mkdir(parents=True)
-    for k in range(1, 31):
-        (otb / "img" / f"{k:04d}.jpg").rename(folder / "img" / f"{k:08d}.jpg")
-    (otb / "groundtruth_rect.txt").rename(folder / "groundtruth.txt")
-    hidden = ["1" if 10 <= k < 13 else "0" for k in range(30)]  # 3 frames out of view
-    (folder / "out_of_view.txt").write_text(",".join(hidden) + "\n")
-    (folder / "full_occlusion.txt").write_text(",".join(["0"] * 30) + "\n")
-
-    seq = load_lasot_sequence(tmp_path / "lasot", "square-1")
+    lasot_from_synthetic(tmp_path, "square-1", 30, seed=3, hidden=(10, 11, 12))
+    seq = load_lasot_sequence(tmp_path, "square-1")
     result = run_ope(OpenCVTracker("csrt"), seq)
     curves = score_lasot_sequence(seq.ground_truth, result.boxes, seq.visible)
     assert curves.success[0] == pytest.approx(27 / 30)  # tracked throughout, 3 frames absent

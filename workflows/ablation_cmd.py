@@ -37,6 +37,7 @@ DEFAULT_OUT = Path("runs") / "ablation"
     show_default=True,
     help="One evaluation directory per variant; re-runs resume.",
 )
+@click.option("--otb-root", required=True, type=click.Path(exists=True, file_okay=False))
 @evaluation_options
 def ablation(
     objectness_weights: str | None,

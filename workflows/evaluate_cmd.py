@@ -1,4 +1,5 @@
-"""``gdt-flow evaluate`` and ``gdt-flow log-run``: OTB evaluation on Ray actors, logged to MLflow.
+"""``gdt-flow evaluate`` and ``gdt-flow log-run``: OTB (LaSOT, GOT-10k) evaluation on Ray
+actors, logged to MLflow.
 
 The results on disk come first (``<run dir>/<Tracker>/<Seq>.txt``, per-target records, the
 report, the table and the plots); the MLflow run is made from them afterwards, so an
@@ -14,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gdt_core.trackers import TRACKERS
-from workflows.options import build_config, config_options, tracking_uri_option
+from workflows.options import (
+    build_config,
+    config_options,
+    dataset_option,
+    root_option,
+    split_option,
+    tracking_uri_option,
+)
 
 if TYPE_CHECKING:  # imported lazily below: Ray and MLflow stay out of `gdt-flow --help`
     from gdt_core.config import Config
@@ -33,10 +41,11 @@ def _progress_printer(frames: dict[str, int]):
 
 def _echo_record(record, done: int, total: int) -> None:
     if record.done:
+        scores = record.scores or {"auc": record.auc, "precision": record.precision}
+        numbers = "  ".join(f"{name} {value:.3f}" for name, value in scores.items())
         click.echo(
-            f"[{done}/{total}] {record.sequence}: AUC {record.auc:.3f}  P@20 "
-            f"{record.precision:.3f}  {record.fps:.1f} fps  ({record.frames} frames)"
-            + ("  [actor restarted]" if record.actor_restarted else "")
+            f"[{done}/{total}] {record.sequence}: {numbers}  {record.fps:.1f} fps  "
+            f"({record.frames} frames)" + ("  [actor restarted]" if record.actor_restarted else "")
         )
     else:
         click.secho(
@@ -76,7 +85,10 @@ def evaluate_targets(
     from gdt_core.otb import sequence_table as load_table
     from workflows.evaluation_run import EvaluationSetupError, run_one_evaluation
 
-    frames = {name: info.num_frames for name, info in load_table(targets.sequence_table).items()}
+    frames = {}
+    if targets.dataset == "otb":
+        table = load_table(targets.sequence_table)
+        frames = {name: info.num_frames for name, info in table.items()}
     try:
         return run_one_evaluation(
             cfg,
@@ -94,14 +106,17 @@ def evaluate_targets(
 def evaluation_options(func):
     """Options shared by ``evaluate`` and ``ablation``: data, Ray, strictness, config."""
     options = [
-        click.option("--otb-root", required=True, type=click.Path(exists=True, file_okay=False)),
         click.option(
             "--anno",
             "anno_dir",
             type=click.Path(exists=True, file_okay=False),
             help="Flat ground-truth folder <anno>/<Seq>.txt (default: the OTB download's own).",
         ),
-        click.option("--sequences", required=True, help="cvpr13 | tb50 | tb100 | NAME,NAME,..."),
+        click.option(
+            "--sequences",
+            required=True,
+            help="OTB: cvpr13 | tb50 | tb100 | NAME,NAME,...; LaSOT, GOT-10k: all | NAME,...",
+        ),
         click.option(
             "--sequence-table",
             type=click.Path(exists=True, dir_okay=False),
@@ -130,8 +145,13 @@ def evaluation_options(func):
     return func
 
 
-def prepare(overlays, overrides, address, max_actors, sequences, sequence_table):
-    """The config, the target names and a running Ray: the common start of both commands."""
+def prepare(
+    overlays, overrides, address, max_actors, sequences, sequence_table, data=("otb", "", "")
+):
+    """The config, the target names and a running Ray: the common start of both commands.
+    ``data`` = (data set, root, GOT-10k split): the names of LaSOT / GOT-10k targets come
+    from the root (``all``) or the list; OTB's from its table."""
+    from gdt_core import benchmarks
     from gdt_core.otb import OTBDataError, sequence_names
     from gdt_core.otb import sequence_table as load_table
     from workflows.ray_runtime import init_ray
@@ -139,22 +159,46 @@ def prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
     cfg = build_config(
         overlays, overrides, **{"ray.address": address, "ray.max_actors": max_actors}
     )
+    dataset, root, split = data
     try:
-        names = sequence_names(sequences, load_table(sequence_table))
-    except OTBDataError as exc:
+        if dataset == "otb":
+            names = sequence_names(sequences, load_table(sequence_table))
+        else:
+            names = benchmarks.sequence_names(dataset, root, split, sequences)
+    except (OTBDataError, *benchmarks.DataError) as exc:
         raise click.UsageError(str(exc)) from None
     init_ray(cfg.ray.address)
     return cfg, names
 
 
+def data_root(dataset: str, otb_root: str | None, root: str | None) -> str:
+    """The data set's root from ``--root`` (any data set) or ``--otb-root`` (OTB)."""
+    if otb_root and (root or dataset != "otb"):
+        raise click.UsageError("--otb-root is OTB's; give the data set's folder as --root")
+    if not (root or otb_root):
+        raise click.UsageError(f"give the {dataset} data set's folder: --root DIR")
+    return root or otb_root
+
+
 @click.command()
+@dataset_option
+@root_option
+@click.option(
+    "--otb-root",
+    type=click.Path(exists=True, file_okay=False),
+    help="An OTB download (the same as --root for --dataset otb).",
+)
+@split_option
 @click.option("--tracker", type=click.Choice(TRACKERS), default="gdt")
 @click.option("--weights", help="Weights: a file, runs:/<id>/<path> or models:/<name>/<version>.")
 @click.option("--label", default="", help="Results folder / legend name (default: tracker).")
 @click.option("--out", "run_dir", type=click.Path(file_okay=False), help="Run directory.")
 @evaluation_options
 def evaluate(
-    otb_root: str,
+    dataset: str,
+    root: str | None,
+    otb_root: str | None,
+    split: str,
     anno_dir: str | None,
     sequences: str,
     sequence_table: str | None,
@@ -170,14 +214,19 @@ def evaluate(
     overlays: tuple[str, ...],
     overrides: tuple[str, ...],
 ) -> None:
-    """One-pass evaluation of a tracker on OTB targets, one Ray actor per running target."""
+    """One-pass evaluation of a tracker on OTB (LaSOT, GOT-10k) targets, one Ray actor per
+    running target, scored as the data set's own toolkit scores it."""
     from workflows.evaluation_mlflow import logged_run
     from workflows.evaluation_run import EvaluationTargets
     from workflows.evaluation_summary import format_table, write_summary
     from workflows.mlflow_store import resolve_tracking_uri
 
-    cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
-    targets = EvaluationTargets(otb_root, names, anno_dir, sequence_table, list(compare_with))
+    root = data_root(dataset, otb_root, root)
+    data = (dataset, root, split)
+    cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table, data)
+    targets = EvaluationTargets(
+        root, names, anno_dir, sequence_table, list(compare_with), dataset, split
+    )
     result, summary, _ = evaluate_targets(
         cfg,
         targets,

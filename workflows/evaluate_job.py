@@ -33,7 +33,7 @@ from workflows.evaluation import (
     FrameHook,
     TargetRecord,
     evaluate_target,
-    missing_targets,
+    missing_in,
     plan_targets,
     write_manifest,
     write_record,
@@ -273,6 +273,15 @@ class TrackingPool:
 PROGRESS_TIMEOUT_S = 5.0  # how long a progress question may wait for its answer
 
 
+def longest_first(spec: EvaluationSpec, sequences: list[str]) -> list[str]:
+    """OTB targets longest first (from the sequence table), so that the last one to start is
+    short; other data sets in the order given."""
+    if spec.dataset != "otb":
+        return sequences
+    table = sequence_table(spec.sequence_table)
+    return sorted(sequences, key=lambda s: table[s].num_frames, reverse=True)
+
+
 def run_evaluation(
     spec: EvaluationSpec,
     sequences: list[str],
@@ -295,18 +304,11 @@ def run_evaluation(
     pool's); without one, a pool lives for this call only.
     """
     run_dir = Path(run_dir).resolve()
-    missing = missing_targets(spec.otb_root, sequences, spec.sequence_table)
+    missing = missing_in(spec, sequences)
     present = [s for s in sequences if s not in missing]
     keys, finished = plan_targets(spec, present, run_dir)
     write_manifest(spec, run_dir, present, missing, keys=keys, **(manifest_extra or {}))
-    table = sequence_table(spec.sequence_table)
-    todo = deque(
-        sorted(
-            (s for s in present if s not in finished),
-            key=lambda s: table[s].num_frames,
-            reverse=True,
-        )
-    )
+    todo = deque(longest_first(spec, [s for s in present if s not in finished]))
     records: dict[str, TargetRecord] = dict(finished)
     own = pool is None
     pool = pool or TrackingPool(spec.config, max_actors, on_frame, on_progress)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from gdt_core import benchmarks
 from gdt_core.box_file import box_file_text
 from gdt_core.boxes import to_otb_file
 from gdt_core.config import Config
@@ -38,7 +39,7 @@ from gdt_core.files import write_text_atomic
 from gdt_core.ope import score_sequence
 from gdt_core.otb import OTBDataError, load_sequence, sequence_table
 from gdt_core.trackers import make_tracker
-from gdt_core.tracking import Tracker, run_ope
+from gdt_core.tracking import FrameSource, Tracker, run_ope
 
 MANIFEST = "run.json"
 TARGETS_DIR = "targets"
@@ -58,10 +59,12 @@ class EvaluationSpec:
     tracker: str = "gdt"
     weights: str | None = None  # a local file, or None = random initialisation
     weights_uri: str | None = None  # as the user gave it (path, runs:/..., models:/...)
-    otb_root: str = ""
+    otb_root: str = ""  # the data set's root: an OTB download, LaSOT's or GOT-10k's
     anno_dir: str | None = None
     label: str = ""  # the results folder / legend name; default: the tracker in capitals
     sequence_table: str | None = None  # a CSV like datasets/otb/sequences.csv; None = OTB-100
+    dataset: str = "otb"  # otb | lasot | got10k (gdt_core.benchmarks)
+    split: str = "val"  # GOT-10k's split under the root
 
     @property
     def name(self) -> str:
@@ -75,8 +78,9 @@ class TargetRecord:
     sequence: str
     key: str
     status: str  # "done" | "failed"
-    auc: float = float("nan")
+    auc: float = float("nan")  # OTB's (and LaSOT's) success AUC and precision at 20 px
     precision: float = float("nan")
+    scores: dict[str, float] = field(default_factory=dict)  # the data set's own scores
     fps: float = float("nan")
     frames: int = 0
     seconds: float = 0.0  # wall time of tracking (init + updates), image decoding excluded
@@ -185,11 +189,6 @@ def target_key(cfg: Config, tracker: str, weights_id: str, sequence: str) -> str
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def write_result_file(path: Path, boxes: np.ndarray) -> None:
-    """OTB-format result file (1-based boxes), written atomically."""
-    write_text_atomic(path, box_file_text(to_otb_file(boxes)))
-
-
 def record_path(run_dir: Path, key: str) -> Path:
     return Path(run_dir) / TARGETS_DIR / f"{key}.json"
 
@@ -226,6 +225,43 @@ def missing_targets(
     return [n for n in names if not (Path(otb_root) / table[n].img_dir / "img").is_dir()]
 
 
+def load_target(spec: EvaluationSpec, sequence: str) -> FrameSource:
+    """Target ``sequence`` of ``spec``'s data set (OTB through its sequence table)."""
+    if spec.dataset == "otb":
+        table = sequence_table(spec.sequence_table)
+        return load_sequence(spec.otb_root, sequence, anno_dir=spec.anno_dir, table=table)
+    return benchmarks.load_video(spec.dataset, spec.otb_root, spec.split, sequence)
+
+
+def target_scores(spec: EvaluationSpec, seq: FrameSource, boxes: np.ndarray) -> dict[str, float]:
+    """One target's scores: OTB's AUC and precision, or the data set's own."""
+    if spec.dataset == "otb":
+        curves = score_sequence(seq.ground_truth, boxes)
+        return {"auc": curves.auc, "precision": curves.precision_score}
+    return benchmarks.video_scores(spec.dataset, seq, boxes)
+
+
+def result_relpath(spec: EvaluationSpec, sequence: str) -> str:
+    """The result file in the run directory, where the data set's tools put it."""
+    if spec.dataset == "otb":
+        return f"{spec.name}/{sequence}.txt"
+    return benchmarks.result_relpath(spec.dataset, spec.name, sequence)
+
+
+def result_text(spec: EvaluationSpec, boxes: np.ndarray) -> str:
+    """0-based boxes as the data set's result files hold them (OTB, LaSOT: 1-based)."""
+    if spec.dataset == "otb":
+        return box_file_text(to_otb_file(boxes))
+    return benchmarks.result_text(spec.dataset, boxes)
+
+
+def missing_in(spec: EvaluationSpec, names: Iterable[str]) -> list[str]:
+    """The targets absent from ``spec``'s data root (a partial copy)."""
+    if spec.dataset == "otb":
+        return missing_targets(spec.otb_root, names, spec.sequence_table)
+    return benchmarks.missing_sequences(spec.dataset, spec.otb_root, spec.split, list(names))
+
+
 def evaluate_target(
     spec: EvaluationSpec,
     sequence: str,
@@ -244,27 +280,26 @@ def evaluate_target(
     ``actor_restarted`` describe where it ran (stored in the record).
     """
     run_dir = Path(run_dir)
-    relative = f"{spec.name}/{sequence}.txt"
+    relative = result_relpath(spec, sequence)
     started_ms = int(time.time() * 1000)
     try:
-        table = sequence_table(spec.sequence_table)
-        seq = load_sequence(spec.otb_root, sequence, anno_dir=spec.anno_dir, table=table)
+        seq = load_target(spec, sequence)
         if tracker is None:
             tracker = make_tracker(spec.tracker, spec.config, spec.weights)
         progress = None if on_frame is None else (lambda i, _n: on_frame(sequence, i))
         cpu_start = time.process_time()
         result = run_ope(tracker, seq, progress=progress)
         cpu = time.process_time() - cpu_start
-        curves = score_sequence(seq.ground_truth, result.boxes)
+        scores = target_scores(spec, seq, result.boxes)
         out = run_dir / relative
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_result_file(out, result.boxes)
+        write_text_atomic(out, result_text(spec, result.boxes))
         record = TargetRecord(
             sequence=sequence,
             key=key,
             status="done",
-            auc=curves.auc,
-            precision=curves.precision_score,
+            auc=scores.get("auc", float("nan")),
+            precision=scores.get("precision", float("nan")),
+            scores=scores,
             fps=float(result.fps),
             frames=len(result.boxes),
             seconds=float(result.seconds),
@@ -311,6 +346,8 @@ def write_manifest(
         "otb_root": str(Path(spec.otb_root).resolve()),
         "anno_dir": str(Path(spec.anno_dir).resolve()) if spec.anno_dir else None,
         "sequence_table": str(Path(spec.sequence_table).resolve()) if spec.sequence_table else None,
+        "dataset": spec.dataset,
+        "split": spec.split if spec.dataset == "got10k" else None,
         "sequences": sequences,
         "missing": missing,
         "config": spec.config.to_dict(),
@@ -372,7 +409,7 @@ def evaluate_targets(
         sequence_table=str(sequence_table) if sequence_table is not None else None,
     )
     run_dir = Path(out_dir)
-    missing = missing_targets(otb_root, targets, sequence_table)
+    missing = missing_in(spec, targets)
     present = [s for s in targets if s not in missing]
     keys, finished = plan_targets(spec, present, run_dir)
     write_manifest(spec, run_dir, present, missing, keys=keys)

@@ -81,21 +81,23 @@ def evaluation_params(manifest: dict[str, Any]) -> dict[str, str]:
             "sequences": ",".join(manifest["sequences"]),
             "num_sequences": str(len(manifest["sequences"])),
             "otb_root": str(manifest["otb_root"]),
+            "dataset": manifest.get("dataset", "otb"),
         }
     )
     return params
 
 
 def evaluation_metrics(summary: dict[str, Any], label: str) -> dict[str, float]:
-    """Data-set, per-attribute and per-target scores of the evaluated tracker."""
+    """Data-set, per-attribute (OTB) and per-target scores of the evaluated tracker: OTB's
+    ``auc``/``precision``, LaSOT's plus ``norm_precision``, GOT-10k's ``ao``/``sr50``/``sr75``."""
+    names = summary.get("metrics", ["auc", "precision"])
     scores = summary["trackers"].get(label, {})  # absent when no target finished
-    metrics = {k: scores[k] for k in ("auc", "precision", "fps") if k in scores}
+    metrics = {k: scores[k] for k in (*names, "fps") if k in scores}
     for attr, value in scores.get("attributes", {}).items():
         metrics[f"attr/{attr}/auc"] = value["auc"]
         metrics[f"attr/{attr}/precision"] = value["precision"]
     for seq, value in scores.get("sequences", {}).items():
-        metrics[f"auc/{seq}"] = value["auc"]
-        metrics[f"precision/{seq}"] = value["precision"]
+        metrics.update({f"{m}/{seq}": value[m] for m in names})
         if "fps" in value:
             metrics[f"fps/{seq}"] = value["fps"]
     metrics["targets_done"] = len(scores.get("sequences", {}))

@@ -22,7 +22,7 @@ from workflows.evaluation import (
     FrameHook,
     TargetRecord,
     code_fingerprint,
-    missing_targets,
+    missing_in,
     weights_fingerprint,
 )
 from workflows.evaluation_summary import summarize_run, write_summary
@@ -38,14 +38,16 @@ class EvaluationSetupError(Exception):
 
 @dataclass(frozen=True)
 class EvaluationTargets:
-    """Where the targets are: the OTB root, the named targets, optional annotation folder
-    and sequence table, and the result folders to plot beside this run."""
+    """Where the targets are: the data set and its root, the named targets, OTB's optional
+    annotation folder and sequence table, and the result folders to plot beside this run."""
 
-    otb_root: str
+    otb_root: str  # the data set's root (an OTB download, LaSOT's or GOT-10k's)
     sequences: list[str]
     anno_dir: str | None = None
     sequence_table: str | None = None
     compare_with: list[str] = field(default_factory=list)
+    dataset: str = "otb"  # otb | lasot | got10k
+    split: str = "val"  # GOT-10k's split
 
 
 def default_run_dir(cfg_json: str, tracker: str, weights_id: str, label: str) -> Path:
@@ -81,12 +83,6 @@ def run_one_evaluation(
     (an :class:`EvaluationSetupError` with ``strict``)."""
     from gdt_core.network import WeightsError
 
-    missing = missing_targets(targets.otb_root, targets.sequences, targets.sequence_table)
-    if missing:
-        message = f"{len(missing)} target(s) not under {targets.otb_root}: {', '.join(missing)}"
-        if strict:
-            raise EvaluationSetupError(message + " (--strict)")
-        warn(f"{message}; skipped")
     weights = gdt_weights(weights, tracker)
     try:
         local = resolve_weights(weights, resolve_tracking_uri(cfg.mlflow.tracking_uri))
@@ -102,7 +98,15 @@ def run_one_evaluation(
         anno_dir=_resolve(targets.anno_dir),
         label=label,
         sequence_table=_resolve(targets.sequence_table),
+        dataset=targets.dataset,
+        split=targets.split,
     )
+    missing = missing_in(spec, targets.sequences)
+    if missing:
+        message = f"{len(missing)} target(s) not under {targets.otb_root}: {', '.join(missing)}"
+        if strict:
+            raise EvaluationSetupError(message + " (--strict)")
+        warn(f"{message}; skipped")
     if run_dir is None:
         kept = {k: v for k, v in cfg.to_dict().items() if k not in ("ray", "mlflow")}
         run_dir = default_run_dir(json.dumps(kept, sort_keys=True), tracker, weights_id, spec.name)

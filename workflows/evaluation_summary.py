@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gdt_core import benchmarks
 from gdt_core.files import write_text_atomic
 from gdt_core.ope import TrackerScores, score_tracker
 from gdt_core.ope_plots import plot_report
@@ -51,10 +52,14 @@ def _compare_trackers(
     return found
 
 
+def _done(records: dict[str, TargetRecord | None]) -> list[str]:
+    return [s for s, r in records.items() if r is not None and r.done]
+
+
 def _finished(run_dir: Path, manifest: dict[str, Any], records: dict) -> tuple[list, dict, dict]:
-    """The finished targets, their ground truth and their attributes."""
+    """The finished targets of an OTB run, their ground truth and their attributes."""
     table = sequence_table(manifest.get("sequence_table"))
-    done = [s for s, r in records.items() if r is not None and r.done]
+    done = _done(records)
     truth = {
         s: load_ground_truth(table[s], manifest["otb_root"], manifest.get("anno_dir")) for s in done
     }
@@ -90,7 +95,7 @@ def summarize_run(
         list(manifest.get("compare_with") or []) if compare_with is None else compare_with
     )
     records = _records(run_dir, manifest)
-    done, truth, attributes = _finished(run_dir, manifest, records)
+    done = _done(records)
     failed = {
         s: (r.error if r is not None else "not run (the evaluation was interrupted)")
         for s, r in records.items()
@@ -106,7 +111,14 @@ def summarize_run(
         "mlflow_run_id": None,
         **_span(records),
     }
-    if done:
+    dataset = manifest.get("dataset", "otb")
+    summary["dataset"], summary["metrics"] = dataset, list(metric_names(dataset))
+    if done and dataset != "otb":
+        if compare_with:
+            warn(f"--compare-with draws OTB results only; not used for {dataset}")
+        summary["trackers"] = {label: _other_scores(run_dir, manifest, records, done)}
+    elif done:
+        done, truth, attributes = _finished(run_dir, manifest, records)
         results = {label: {s: read_result(run_dir / records[s].result_file) for s in done}}
         results.update(_compare_trackers(compare_with, label, done, warn))
         scores = [score_tracker(t, truth, boxes, attributes) for t, boxes in results.items()]
@@ -122,6 +134,25 @@ def summarize_run(
     write_text_atomic(run_dir / TARGETS_CSV, _targets_csv(summary, records, label))
     write_summary(run_dir, summary)
     return summary
+
+
+def metric_names(dataset: str) -> tuple[str, ...]:
+    """The scores a run on ``dataset`` reports (OTB: AUC and precision at 20 px)."""
+    return ("auc", "precision") if dataset == "otb" else benchmarks.METRICS[dataset]
+
+
+def _other_scores(
+    run_dir: Path, manifest: dict[str, Any], records: dict, done: list[str]
+) -> dict[str, Any]:
+    """A LaSOT / GOT-10k run's scores as its toolkit computes them, overall and per video,
+    with the frames/s of each."""
+    dataset, root, split = manifest["dataset"], manifest["otb_root"], manifest.get("split")
+    videos = {s: benchmarks.load_video(dataset, root, split, s) for s in done}
+    results = {s: benchmarks.read_result(dataset, run_dir / records[s].result_file) for s in done}
+    overall, per = benchmarks.set_scores(dataset, videos, results)
+    for s in done:
+        per[s].update(fps=records[s].fps, frames=records[s].frames)
+    return {**overall, "fps": sum(records[s].fps for s in done) / len(done), "sequences": per}
 
 
 def _span(records: dict[str, Any]) -> dict[str, int]:
@@ -140,31 +171,26 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
 
 
 def _targets_csv(summary: dict[str, Any], records: dict, label: str) -> str:
-    """One row per target: status, frames, fps, AUC/precision of every tracker, the error."""
+    """One row per target: status, frames, fps, the scores of every tracker, the error."""
+    metrics = summary["metrics"]
     others = [t for t in summary["trackers"] if t != label]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["sequence", "status", "frames", "fps", "auc", "precision"]
-        + [f"{t} {m}" for t in others for m in ("auc", "precision")]
+        ["sequence", "status", "frames", "fps", *metrics]
+        + [f"{t} {m}" for t in others for m in metrics]
         + ["error"]
     )
     for seq, record in records.items():
         scores = {t: summary["trackers"][t]["sequences"].get(seq, {}) for t in summary["trackers"]}
-        own = scores.get(label, {})
         row = [
             seq,
             record.status if record else "not run",
             record.frames if record else 0,
             _fmt(record.fps if record and record.done else math.nan),
-            _fmt(own.get("auc", math.nan)),
-            _fmt(own.get("precision", math.nan)),
         ]
-        for t in others:
-            row += [
-                _fmt(scores[t].get("auc", math.nan)),
-                _fmt(scores[t].get("precision", math.nan)),
-            ]
+        for t in [label, *others]:
+            row += [_fmt(scores.get(t, {}).get(m, math.nan)) for m in metrics]
         writer.writerow(row + [summary["failed"].get(seq, "")])
     return out.getvalue()
 
@@ -174,10 +200,16 @@ def _fmt(value: float) -> str:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """Trackers ranked by AUC: AUC, precision@20 and (for the evaluated one) frames/s."""
-    rows = sorted(summary["trackers"].items(), key=lambda kv: -kv[1]["auc"])
-    lines = [f"{'tracker':<16} {'AUC':>6} {'P@20':>6} {'fps':>8}"]
+    """Trackers ranked by the data set's first score (OTB: AUC, P@20) and (for the evaluated
+    one) frames/s."""
+    metrics = summary.get("metrics", ["auc", "precision"])
+    heads = benchmarks.HEADINGS
+    rows = sorted(summary["trackers"].items(), key=lambda kv: -kv[1][metrics[0]])
+    width = max(6, *(len(heads.get(m, m)) for m in metrics))
+    head = " ".join(f"{heads.get(m, m):>{width}}" for m in metrics)
+    lines = [f"{'tracker':<16} {head} {'fps':>8}"]
     for name, s in rows:
         fps = f"{s['fps']:8.1f}" if "fps" in s else f"{'':>8}"
-        lines.append(f"{name:<16} {s['auc']:6.3f} {s['precision']:6.3f} {fps}")
+        values = " ".join(f"{s[m]:{width}.3f}" for m in metrics)
+        lines.append(f"{name:<16} {values} {fps}")
     return "\n".join(lines)

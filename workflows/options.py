@@ -66,3 +66,23 @@ def build_config(
         return cfg.replace(flags) if flags else cfg
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+dataset_option = click.option(
+    "--dataset",
+    type=click.Choice(["otb", "lasot", "got10k"]),
+    default="otb",
+    show_default=True,
+    help="Whose layout and scores: OTB's OPE, LaSOT's or GOT-10k's toolkit.",
+)
+root_option = click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False),
+    help="The data set's folder: an OTB download, LaSOT's or GOT-10k's root.",
+)
+split_option = click.option(
+    "--split",
+    default="val",
+    show_default=True,
+    help="GOT-10k: the split under --root (its test split is scored by its server).",
+)

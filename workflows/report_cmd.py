@@ -14,26 +14,13 @@ from pathlib import Path
 
 import click
 
+from workflows.options import dataset_option, root_option, split_option
+
 
 @click.command("report")
-@click.option(
-    "--dataset",
-    type=click.Choice(["otb", "lasot", "got10k"]),
-    default="otb",
-    show_default=True,
-    help="Whose layout and scores: OTB's OPE, LaSOT's toolkit, GOT-10k's toolkit.",
-)
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False),
-    help="--dataset lasot|got10k: the benchmark's download (its ground truth and labels).",
-)
-@click.option(
-    "--split",
-    default="val",
-    show_default=True,
-    help="--dataset got10k: the split under --root (val; the test split is scored by its server).",
-)
+@dataset_option
+@root_option
+@split_option
 @click.option(
     "--anno",
     "anno_dir",
@@ -82,6 +69,7 @@ def report(
         _report_other(dataset, root, split, results_dirs, sequences, json_out, plots_dir)
         return
     sequences = sequences or "cvpr13"
+    otb_root = otb_root or root
     # imported here: gdt_core imports torch (via its __init__), keep `gdt-flow --help` fast
     from gdt_core.box_file import BoxFileError
     from gdt_core.otb import OTBDataError, sequence_names, sequence_table
@@ -134,8 +122,7 @@ def _report_other(
 ) -> None:
     """``report --dataset lasot|got10k``: the ranked table of the benchmark's scores."""
     from gdt_core import benchmark_report as br
-    from gdt_core.got10k import GOT10kDataError, got10k_sequence_names
-    from gdt_core.lasot import LaSOTDataError, lasot_sequence_names
+    from gdt_core import benchmarks
     from gdt_core.otb import OTBDataError
     from gdt_core.otb_report import find_tracker_dirs
 
@@ -148,13 +135,9 @@ def _report_other(
     except OTBDataError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        if dataset == "lasot":
-            names = sequences.split(",") if sequences else lasot_sequence_names(root)
-            scores, skipped = br.score_lasot_folders(trackers, root, names)
-        else:
-            names = sequences.split(",") if sequences else got10k_sequence_names(root, split)
-            scores, skipped = br.score_got10k_folders(trackers, root, split, names)
-    except (LaSOTDataError, GOT10kDataError, ValueError) as exc:
+        names = benchmarks.sequence_names(dataset, root, split, sequences or "all")
+        scores, skipped = br.score_result_folders(dataset, trackers, root, split, names)
+    except (*benchmarks.DataError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     _echo_skipped(skipped)
     if not scores:
