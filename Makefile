@@ -12,7 +12,8 @@ STAMP := $(VENV)/.gdt-flow-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,vot]'
+	$(BIN)/python -m pip install -q --no-deps vot-toolkit==0.9.0
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -59,3 +59,12 @@ main.add_command(track)
 from workflows.weights_cmd import weights  # noqa: E402
 
 main.add_command(weights)
+
+from workflows.vot_cmd import trax_command, vot_workspace  # noqa: E402
+
+main.add_command(trax_command)
+main.add_command(vot_workspace)
+
+
+if __name__ == "__main__":
+    main()

@@ -86,3 +86,9 @@ split_option = click.option(
     show_default=True,
     help="GOT-10k: the split under --root (its test split is scored by its server).",
 )
+
+weights_option = click.option(
+    "--weights",
+    help="Network weights: a checkpoint file, runs:/... or models:/... "
+    "(default: the ImageNet weights of `gdt-flow weights fetch`, else a random network).",
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gdt_core.trackers import TRACKERS
-from workflows.options import build_config, config_options, tracking_uri_option
+from workflows.options import build_config, config_options, tracking_uri_option, weights_option
 
 
 def _load(sequence: str, otb_root: str | None):
@@ -92,11 +92,7 @@ def _write_video(path: Path, seq, boxes, scores, tracker: str) -> str:
     show_default=True,
     help=f"One of {', '.join(TRACKERS)} (gdt-reference: the paper's order, slow).",
 )
-@click.option(
-    "--weights",
-    help="Network weights: a checkpoint file, runs:/... or models:/... "
-    "(default: the ImageNet weights of `gdt-flow weights fetch`, else a random network).",
-)
+@weights_option
 @tracking_uri_option
 @config_options
 @click.option(
