@@ -71,6 +71,9 @@ def test_offline_vot_evaluate_and_analysis_of_gdt_and_csrt(
     assert set(report["sequences"]) == {"Skiing", "Football1"}
     accuracy = report["results"]["baseline"]["results"][0]  # analysis 1, one value per tracker
     assert len(accuracy) == 2 and all(0.3 < a[0] <= 1.0 for a in accuracy)
+    out = _vot(["report", "--workspace", str(ws), "--name", "otb"], tmp_path)
+    assert "Report generation successful" in out, out[-2000:]
+    assert "GDT (gdt-flow)" in (ws / "reports" / "otb" / "report.html").read_text()
 
 
 def _server(tmp_path: Path):
