@@ -40,7 +40,7 @@ class OpenCVTracker:
     def init(self, image: np.ndarray, box: tuple[float, float, float, float]) -> None:
         x, y, w, h = (float(v) for v in box)
         if not (np.isfinite([x, y, w, h]).all() and w >= 2 and h >= 2):
-            raise ValueError(f"initial box {tuple(box)} must be finite and at least 2x2 pixels")
+            raise ValueError("initial box must be finite and at least 2x2 pixels")
         self._tracker = _create(self.name)
         self._tracker.init(ensure_bgr(image), tuple(int(round(v)) for v in (x, y, w, h)))
         self._box = np.array([x, y, w, h])

@@ -151,13 +151,13 @@ class GDTTracker:
             raise ValueError(f"initial box must be 4 finite numbers (x, y, w, h), got {box!r}")
         if arr[2] < MIN_BOX_SIDE or arr[3] < MIN_BOX_SIDE:
             raise ValueError(
-                f"initial box {tuple(arr)} is too small: width and height must be at least "
-                f"{MIN_BOX_SIDE:g} pixels"
+                f"initial box is too small ({arr[2]:g} x {arr[3]:g} px): width and height "
+                f"must be at least {MIN_BOX_SIDE:g} pixels"
             )
         frame = self._frame(image)
         h, w = frame.shape[-2:]
         if arr[0] >= w or arr[1] >= h or arr[0] + arr[2] <= 0 or arr[1] + arr[3] <= 0:
-            raise ValueError(f"initial box {tuple(arr)} lies outside the {w}x{h} image")
+            raise ValueError(f"initial box lies outside the {w}x{h} image")
         cfg = self.cfg
         self.net.load_state_dict(self._initial_state)
         self._rng = np.random.default_rng(cfg.seed)

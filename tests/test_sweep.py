@@ -333,3 +333,26 @@ def test_the_printed_mlflow_ui_links_show_the_trials_and_the_runs_table(
     assert parent.info.run_name.startswith("ui best auc=") and parent.info.run_name in table
     overview = _page(runs_link.split("/runs?")[0])  # what the plain experiment link opens
     assert "Run Name" not in overview and "Traces" in overview
+
+
+def test_a_failed_trials_run_spans_the_trial_not_the_moment_of_failure(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from mlflow import MlflowClient
+
+    from workflows.sweep import _record_failed_trial
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("failed-span")
+    parent = client.create_run(experiment).info.run_id
+    context = SimpleNamespace(
+        tracking_uri=uri, parent_run_id=parent, name="s", experiment_id=experiment
+    )
+    started = int(time.time() * 1000) - 3_600_000  # the trial began an hour ago
+    failure = ("RuntimeError: boom", "Traceback ...")
+    _record_failed_trial(context, "t1", "trial_1", {"gaussian.gamma": 0.9}, failure, started)
+    (run,) = [r for r in client.search_runs([experiment]) if r.info.run_id != parent]
+    assert run.info.status == "FAILED" and run.info.start_time == started
+    assert run.info.end_time - run.info.start_time >= 3_600_000
+    assert run.data.tags["gdt.error"] == "RuntimeError: boom"

@@ -116,3 +116,25 @@ def test_models_uri_against_a_missing_store_creates_nothing(folder, tmp_path):
     result = CliRunner().invoke(main, ["track", *args])
     assert result.exit_code == 1 and f"no MLflow store at sqlite:///{db}" in result.output
     assert not db.exists() and not db.parent.exists()
+
+
+@pytest.mark.parametrize(
+    ("first", "reason"),
+    [("5,5,1.5,1.5", "too small (1.5 x 1.5 px)"), ("500,500,10,10", "outside the 160x120 image")],
+)
+def test_a_first_box_the_tracker_refuses_names_file_line_and_box_as_written(
+    folder, tmp_path, first, reason
+):
+    import shutil
+
+    broken = tmp_path / "Tiny"
+    shutil.copytree(folder, broken)
+    gt = broken / "groundtruth_rect.txt"
+    gt.write_text(first + "\n" + "".join(gt.read_text().splitlines(keepends=True)[1:]))
+    result = CliRunner().invoke(
+        main, ["track", *_args("--sequence", str(broken), "--out", str(tmp_path / "r.txt"))]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    said = result.output
+    assert f"groundtruth_rect.txt:1: the first box (x,y,w,h = {first}) cannot start" in said
+    assert reason in said

@@ -109,9 +109,15 @@ def _trial_identity() -> tuple[str, str]:
 
 
 def _record_failed_trial(
-    context: SweepContext, trial_id: str, trial_name: str, overrides: dict, error: str, trace: str
+    context: SweepContext,
+    trial_id: str,
+    trial_name: str,
+    overrides: dict,
+    failure: tuple[str, str],
+    started_ms: int,
 ) -> None:
-    """A FAILED child run holding the trial's overrides and its error (tag + artifact)."""
+    """A FAILED child run holding the trial's overrides and its error (tag + artifact),
+    spanning the trial's real time: from ``started_ms`` to now."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=context.tracking_uri)
@@ -119,13 +125,15 @@ def _record_failed_trial(
         "mlflow.parentRunId": context.parent_run_id,
         TAG_SWEEP: context.name,
         TAG_TRIAL: trial_id,
-        TAG_ERROR: error[:MAX_TAG],
+        TAG_ERROR: failure[0][:MAX_TAG],
     }
-    run = client.create_run(context.experiment_id, run_name=trial_name, tags=tags)
+    run = client.create_run(
+        context.experiment_id, start_time=started_ms, run_name=trial_name, tags=tags
+    )
     run_id = run.info.run_id
     for key, value in overrides.items():
         client.log_param(run_id, key, str(value))
-    client.log_text(run_id, trace, "error.txt")
+    client.log_text(run_id, failure[1], "error.txt")
     client.set_terminated(run_id, status="FAILED")
 
 
@@ -171,6 +179,7 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
     overrides = {key: params[key] for key in context.keys}
     run_dir = Path(context.experiment_dir) / EVALUATIONS_DIR / trial_id
     _clear_earlier_attempts(context, trial_id)
+    started_ms = int(time.time() * 1000)
     try:
         cfg = context.base_config().replace(overrides)
         local = Path(context.weights_path) if context.weights_path else None
@@ -208,14 +217,8 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
         score = result.auc if context.metric == "auc" else result.precision
         _rename_run(context, run_id, f"{trial_name} {context.metric}={score:.3f}")
     except Exception as exc:
-        _record_failed_trial(
-            context,
-            trial_id,
-            trial_name,
-            overrides,
-            f"{type(exc).__name__}: {exc}",
-            traceback.format_exc(),
-        )
+        failure = (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        _record_failed_trial(context, trial_id, trial_name, overrides, failure, started_ms)
         raise
     tune.report(
         {

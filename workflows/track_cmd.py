@@ -24,6 +24,20 @@ def _load(sequence: str, otb_root: str | None):
         raise click.ClickException(str(exc)) from None
 
 
+def _first_box_error(seq, sequence: str, otb_root: str | None, exc: ValueError) -> str:
+    """The tracker's refusal of the first box, named by the ground-truth file and line and
+    the box as written there (1-based)."""
+    from gdt_core.boxes import to_otb_file
+
+    info = seq.info
+    folder = Path(sequence) if Path(sequence).is_dir() else Path(otb_root) / info.img_dir
+    written = ",".join(f"{v:g}" for v in to_otb_file(seq.ground_truth[0])[0])
+    return (
+        f"{folder / info.gt_file}:{info.gt_slice.start + 1}: the first box (x,y,w,h = "
+        f"{written}) cannot start tracking: {exc}"
+    )
+
+
 VIDEO_CODECS = ("avc1", "mp4v")  # H.264 (browsers play it) where OpenCV's FFmpeg has an
 # encoder; else MPEG-4 part 2 (desktop players; pip's opencv wheels ship no H.264 encoder)
 NO_H264 = "MPEG-4 part 2: this OpenCV has no H.264 encoder; desktop players, not browsers"
@@ -141,6 +155,8 @@ def track(sequence, otb_root, tracker_name, weights, overlays, overrides, out, v
         ) from None
     except OTBDataError as exc:  # frame 1 itself
         raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # the first box cannot start this tracker
+        raise click.ClickException(_first_box_error(seq, sequence, otb_root, exc)) from None
     write_box_file(out, to_otb_file(result.boxes))
     curves = score_sequence(seq.ground_truth, result.boxes)
     metrics = {
