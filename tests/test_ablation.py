@@ -106,6 +106,9 @@ def test_ablation_runs_eight_variants_as_child_runs(ray_local, tmp_path: Path):
         assert params["weights"] == rows[v.key]["weights"]
         assert child.data.metrics["auc"] == pytest.approx(rows[v.key]["success"])
         assert child.data.tags["gdt.variant"] == v.name
+    # the parent spans its variants' evaluations, not the moment it was logged
+    assert parent.info.start_time == min(c.info.start_time for c in children)
+    assert parent.info.end_time == max(c.info.end_time for c in children)
     parent_files = {f.path for f in client.list_artifacts(parent.info.run_id, "plots")}
     assert "plots/success_overall.png" in parent_files  # Fig. 2: the variants side by side
 

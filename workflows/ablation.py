@@ -151,10 +151,12 @@ def log_ablation(out_dir: str | Path, tracking_uri: str, experiment_id: str) -> 
 
     out_dir = Path(out_dir)
     table = read_ablation(out_dir)
+    started, finished = _span(out_dir, table["variants"])
     check_reachable(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
     parent = client.create_run(
         experiment_id,
+        start_time=started,
         run_name="ablation",
         tags={
             "gdt.kind": "ablation",
@@ -193,5 +195,21 @@ def log_ablation(out_dir: str | Path, tracking_uri: str, experiment_id: str) -> 
     except Exception:
         client.set_terminated(parent_id, status="FAILED")
         raise
-    client.set_terminated(parent_id, status="FINISHED")
+    client.set_terminated(parent_id, status="FINISHED", end_time=finished)
     return parent_id
+
+
+def _span(out_dir: Path, variants: list[dict]) -> tuple[int | None, int | None]:
+    """When the variants' evaluations began and ended (Unix ms; None where unknown): the
+    parent run spans its children, not the moment it is logged."""
+    from workflows.evaluation_summary import read_summary
+
+    spans = []
+    for row in variants:
+        try:
+            spans.append(read_summary(out_dir / row["key"]))
+        except (OSError, ValueError):
+            continue
+    starts = [s["started_ms"] for s in spans if s.get("started_ms")]
+    ends = [s["finished_ms"] for s in spans if s.get("finished_ms")]
+    return (min(starts) if starts else None), (max(ends) if ends else None)
