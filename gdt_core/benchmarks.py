@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gdt_core.box_file import box_file_text, read_box_file
-from gdt_core.boxes import from_otb_file, to_otb_file
+from gdt_core.boxes import to_otb_file
 from gdt_core.got10k import (
     GOT10kDataError,
     GOT10kSequence,
@@ -31,6 +31,7 @@ from gdt_core.lasot import (
     sequence_dir,
 )
 from gdt_core.lasot_scores import LaSOTCurves, mean_lasot_curves, score_lasot_sequence
+from gdt_core.otb_results import read_result as read_otb_result
 
 DATASETS = ("lasot", "got10k")
 METRICS = {
@@ -102,10 +103,9 @@ def result_text(dataset: str, boxes: np.ndarray) -> str:
 
 
 def read_result(dataset: str, path: str | Path) -> np.ndarray:
-    """A result file as 0-based boxes."""
+    """A result file as 0-based boxes (LaSOT's are OTB's result files)."""
     _check(dataset)
-    boxes = read_box_file(path)
-    return from_otb_file(boxes) if dataset == "lasot" else boxes
+    return read_otb_result(path) if dataset == "lasot" else read_box_file(path)
 
 
 def _lasot_numbers(c: LaSOTCurves) -> dict[str, float]:

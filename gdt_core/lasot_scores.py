@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from gdt_core.boxes import as_boxes, otb_centers, otb_overlap
-from gdt_core.ope import PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS, Curves, valid_frames
+from gdt_core.ope import Curves, curves_from_errors, valid_frames
 
 NORM_PRECISION_THRESHOLDS = np.arange(51, dtype=np.float64) / 100
 """Normalised centre-error thresholds 0:0.01:0.5."""
@@ -74,11 +74,9 @@ def score_lasot_sequence(
         error = np.where(valid, np.linalg.norm(offset, axis=1), -1.0)
         norm_error = np.where(valid, np.linalg.norm(offset / gt[:, 2:], axis=1), -1.0)
     n = len(keep)
-    return LaSOTCurves(
-        np.count_nonzero(overlap[:, None] > SUCCESS_THRESHOLDS, axis=0) / n,
-        np.count_nonzero(error[:, None] <= PRECISION_THRESHOLDS, axis=0) / n,
-        np.count_nonzero(norm_error[:, None] <= NORM_PRECISION_THRESHOLDS, axis=0) / n,
-    )
+    otb = curves_from_errors(overlap, error, frames=n)
+    norm = np.count_nonzero(norm_error[:, None] <= NORM_PRECISION_THRESHOLDS, axis=0) / n
+    return LaSOTCurves(otb.success, otb.precision, norm)
 
 
 def mean_lasot_curves(curves: Sequence[LaSOTCurves]) -> LaSOTCurves:

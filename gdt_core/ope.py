@@ -81,9 +81,10 @@ def frame_errors(ground_truth: np.ndarray, result: np.ndarray) -> tuple[np.ndarr
     return overlap, error
 
 
-def curves_from_errors(overlap: np.ndarray, error: np.ndarray) -> Curves:
-    """Success (``overlap > t``) and precision (``error <= t``) curves over all frames."""
-    n = max(len(overlap), 1)
+def curves_from_errors(overlap: np.ndarray, error: np.ndarray, frames: int | None = None) -> Curves:
+    """Success (``overlap > t``) and precision (``error <= t``) curves over ``frames`` frames
+    (default: the frames given; LaSOT counts the frames it dropped as misses)."""
+    n = max(len(overlap) if frames is None else frames, 1)
     with np.errstate(invalid="ignore"):
         success = np.count_nonzero(overlap[:, None] > SUCCESS_THRESHOLDS, axis=0) / n
         precision = np.count_nonzero(error[:, None] <= PRECISION_THRESHOLDS, axis=0) / n

@@ -56,14 +56,13 @@ def _done(records: dict[str, TargetRecord | None]) -> list[str]:
     return [s for s, r in records.items() if r is not None and r.done]
 
 
-def _finished(run_dir: Path, manifest: dict[str, Any], records: dict) -> tuple[list, dict, dict]:
-    """The finished targets of an OTB run, their ground truth and their attributes."""
+def _truth(manifest: dict[str, Any], done: list[str]) -> tuple[dict, dict]:
+    """The ground truth and the attributes of an OTB run's finished targets ``done``."""
     table = sequence_table(manifest.get("sequence_table"))
-    done = _done(records)
     truth = {
         s: load_ground_truth(table[s], manifest["otb_root"], manifest.get("anno_dir")) for s in done
     }
-    return done, truth, {s: table[s].attributes for s in done}
+    return truth, {s: table[s].attributes for s in done}
 
 
 def score_run(run_dir: str | Path, name: str | None = None) -> TrackerScores | None:
@@ -71,9 +70,10 @@ def score_run(run_dir: str | Path, name: str | None = None) -> TrackerScores | N
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     records = _records(run_dir, manifest)
-    done, truth, attributes = _finished(run_dir, manifest, records)
+    done = _done(records)
     if not done:
         return None
+    truth, attributes = _truth(manifest, done)
     boxes = {s: read_result(run_dir / records[s].result_file) for s in done}
     return score_tracker(name or manifest["label"], truth, boxes, attributes)
 
@@ -118,7 +118,7 @@ def summarize_run(
             warn(f"--compare-with draws OTB results only; not used for {dataset}")
         summary["trackers"] = {label: _other_scores(run_dir, manifest, records, done)}
     elif done:
-        done, truth, attributes = _finished(run_dir, manifest, records)
+        truth, attributes = _truth(manifest, done)
         results = {label: {s: read_result(run_dir / records[s].result_file) for s in done}}
         results.update(_compare_trackers(compare_with, label, done, warn))
         scores = [score_tracker(t, truth, boxes, attributes) for t, boxes in results.items()]
