@@ -215,10 +215,15 @@ def test_cli_evaluate_logs_a_complete_mlflow_run(ray_local, tmp_path: Path):
             "failures/SynC.txt"} <= artifacts  # fmt: skip
 
 
-def test_a_fully_resumed_evaluation_reuses_its_mlflow_run(ray_local, tmp_path: Path):
+def test_a_rerun_updates_its_mlflow_run_a_resumed_one_reuses_it_ray_logs_kept(
+    ray_local, tmp_path: Path
+):
     from mlflow import MlflowClient
 
     root, table = make_otb_root(tmp_path / "data")
+    truth = root / "SynB" / "groundtruth_rect.txt"
+    good = truth.read_text()
+    truth.write_text("1,2,3\n")  # SynB fails the first time
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = [
         "evaluate", "--otb-root", str(root), "--sequence-table", str(table),
@@ -226,13 +231,26 @@ def test_a_fully_resumed_evaluation_reuses_its_mlflow_run(ray_local, tmp_path: P
         "--tracking-uri", uri, "--set", "mlflow.experiment=eval-again",
     ]  # fmt: skip
     first = CliRunner().invoke(main, args)
-    again = CliRunner().invoke(main, args)
-    assert first.exit_code == again.exit_code == 0, first.output + again.output
-    (run_id,) = [line.split()[-1] for line in first.output.splitlines() if "MLflow run" in line]
-    assert f"every target resumed: already logged as MLflow run {run_id}" in again.output
+    # Ray's own logs (kept off the terminal) are copied beside the results
+    assert (tmp_path / "run" / "ray-logs" / "gcs_server.out").is_file()
     client = MlflowClient(tracking_uri=uri)
+    (run_id,) = [line.split()[-1] for line in first.output.splitlines() if "MLflow run" in line]
+    partial = client.get_run(run_id)
+    assert partial.data.tags["gdt.status"] == "partial" and "failed/SynB" in partial.data.tags
+    truth.write_text(good)
+    second = CliRunner().invoke(main, args)  # SynA resumed, SynB tracked: the same run
+    third = CliRunner().invoke(main, args)  # everything resumed
+    assert first.exit_code == second.exit_code == third.exit_code == 0, second.output
+    assert f"MLflow run {run_id}" in second.output
+    assert f"every target resumed: already logged as MLflow run {run_id}" in third.output
     experiment = client.get_experiment_by_name("eval-again")
     assert [r.info.run_id for r in client.search_runs([experiment.experiment_id])] == [run_id]
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["gdt.status"] == "complete"
+    assert "failed/SynB" not in run.data.tags and run.data.metrics["targets_done"] == 2
+    assert [m.step for m in client.get_metric_history(run_id, "targets_done")] == [0, 1]
+    assert run.info.start_time == partial.info.start_time  # the first attempt's start
+    assert run.info.end_time > partial.info.end_time
 
 
 def test_evaluate_with_no_target_scored_fails_and_so_does_its_mlflow_run(ray_local, tmp_path: Path):

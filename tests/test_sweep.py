@@ -117,13 +117,19 @@ def _describe(runs) -> str:
     )
 
 
+@pytest.fixture(scope="module")
+def two_value_sweep(ray_local, mlflow_server, otb, tmp_path_factory):
+    """One finished sweep of two gamma values (experiment ``sweep-two``): its CLI result.
+    Its records are checked below; its printed links are opened in Chromium."""
+    storage = tmp_path_factory.mktemp("sweeps")
+    args = _sweep_args(otb, storage, mlflow_server, "sweep-two", "0.85,0.95", "two")
+    return CliRunner().invoke(main, args)
+
+
 @pytest.mark.ray
-def test_two_value_gamma_sweep_makes_one_parent_and_two_children(
-    ray_local, mlflow_server, otb, tmp_path: Path
-):
+def test_two_value_gamma_sweep_makes_one_parent_and_two_children(mlflow_server, two_value_sweep):
     assert mlflow_server.startswith("http://127.0.0.1:")
-    args = _sweep_args(otb, tmp_path / "sweeps", mlflow_server, "sweep-two", "0.9,0.95", "two")
-    res = CliRunner().invoke(main, args)
+    res = two_value_sweep
     assert res.exit_code == 0, res.output
     assert "trials: 2 finished, 0 failed, 0 unfinished" in res.output
 
@@ -131,7 +137,7 @@ def test_two_value_gamma_sweep_makes_one_parent_and_two_children(
     assert len(parents) == 1 and len(children) == 2, _describe(parents + children)
     (parent,) = parents
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
-    assert sorted(c.data.params["gaussian.gamma"] for c in children) == ["0.9", "0.95"]
+    assert sorted(c.data.params["gaussian.gamma"] for c in children) == ["0.85", "0.95"]
     for child in children:
         assert child.info.status == "FINISHED"
         assert 0.0 <= child.data.metrics["auc"] <= 1.0 and "precision" in child.data.metrics
@@ -143,7 +149,7 @@ def test_two_value_gamma_sweep_makes_one_parent_and_two_children(
     assert parent.info.status == "FINISHED"
     assert parent.data.params["sweep.params"] == "gaussian.gamma"
     space = json.loads(parent.data.params["sweep.space"])
-    assert space == {"gaussian.gamma": {"grid": [0.9, 0.95]}}
+    assert space == {"gaussian.gamma": {"grid": [0.85, 0.95]}}
     assert parent.data.params["sweep.metric"] == "auc"
     (best,) = [c for c in children if c.info.run_id == parent.data.tags["best.run_id"]]
     assert best.data.metrics["auc"] == max(c.data.metrics["auc"] for c in children)
@@ -308,29 +314,28 @@ def _page(url: str) -> str:
 
 @pytest.mark.ray
 def test_the_printed_mlflow_ui_links_show_the_trials_and_the_runs_table(
-    ray_local, mlflow_server, otb, tmp_path: Path
+    mlflow_server, two_value_sweep
 ):
     if CHROMIUM is None:
         pytest.skip("no Chromium here (apt-get install -y chromium): the UI pages are not opened")
-    args = _sweep_args(otb, tmp_path / "sweeps", mlflow_server, "sweep-ui", "0.85,0.95", "ui")
-    res = CliRunner().invoke(main, args)
+    res = two_value_sweep
     assert res.exit_code == 0, res.output
     compare_link = res.output.split("the trials in the MLflow UI:")[1].split()[0]
     page = _page(compare_link)
-    _, _, children = _runs(mlflow_server, "sweep-ui")
+    _, _, children = _runs(mlflow_server, "sweep-two")
     assert "gaussian.gamma" in page and "0.85" in page and "0.95" in page  # the swept values
     for child in children:  # and each trial's auc, as the compare page rounds it (3-4 places)
         auc = child.data.metrics["auc"]
         assert f"{auc:.3f}" in page or f"{auc:.4f}" in page, auc
     shown = CliRunner().invoke(
-        main, ["compare", "--tracking-uri", mlflow_server, "--experiment", "sweep-ui"]
+        main, ["compare", "--tracking-uri", mlflow_server, "--experiment", "sweep-two"]
     )
     runs_link = shown.output.strip().splitlines()[-1].strip()
     assert runs_link.endswith("/runs?workflowType=machine_learning")
     table = _page(runs_link)
     assert "Run Name" in table  # the runs table, not the GenAI overview
-    (parent,) = _runs(mlflow_server, "sweep-ui")[1]
-    assert parent.info.run_name.startswith("ui best auc=") and parent.info.run_name in table
+    (parent,) = _runs(mlflow_server, "sweep-two")[1]
+    assert parent.info.run_name.startswith("two best auc=") and parent.info.run_name in table
     overview = _page(runs_link.split("/runs?")[0])  # what the plain experiment link opens
     assert "Run Name" not in overview and "Traces" in overview
 

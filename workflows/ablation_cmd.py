@@ -66,6 +66,7 @@ def ablation(
         write_ablation,
     )
     from workflows.mlflow_store import code_version, resolve_tracking_uri
+    from workflows.ray_runtime import keep_ray_logs
     from workflows.weights import gdt_weights
     from workflows.weights_fetch import weights_name
 
@@ -133,6 +134,7 @@ def ablation(
             )
     finally:
         pool.close()
+        keep_ray_logs(out)
     params = {
         "sequences": ",".join(names),
         "objectness_weights": weights_name(sources["objectness"]),

@@ -64,14 +64,18 @@ def explain_unlogged(run_dir: Path, tracking_uri: str, exc: Exception) -> None:
     )
 
 
-def log_or_explain(run_dir: Path, tracking_uri: str, experiment: str) -> str | None:
-    """Log ``run_dir`` to MLflow; on failure say how to log it later and return None."""
+def log_or_explain(
+    run_dir: Path, tracking_uri: str, experiment: str, earlier: str | None = None
+) -> str | None:
+    """Log ``run_dir`` to MLflow (updating the run ``earlier`` where an earlier attempt
+    logged one); on failure say how to log it later and return None."""
     from workflows.evaluation_mlflow import check_reachable, log_evaluation
     from workflows.mlflow_store import ensure_experiment
 
     try:
         check_reachable(tracking_uri)  # seconds, not MLflow's minutes of HTTP retries
-        return log_evaluation(run_dir, tracking_uri, ensure_experiment(tracking_uri, experiment))
+        experiment_id = ensure_experiment(tracking_uri, experiment)
+        return log_evaluation(run_dir, tracking_uri, experiment_id, update_run_id=earlier)
     except Exception as exc:  # noqa: BLE001 -- any MLflow failure: the disk results stand
         explain_unlogged(run_dir, tracking_uri, exc)
         return None
@@ -220,6 +224,7 @@ def evaluate(
     from workflows.evaluation_run import EvaluationTargets
     from workflows.evaluation_summary import format_table, write_summary
     from workflows.mlflow_store import resolve_tracking_uri
+    from workflows.ray_runtime import keep_ray_logs
 
     root = data_root(dataset, otb_root, root)
     data = (dataset, root, split)
@@ -236,6 +241,7 @@ def evaluate(
         label=label,
         strict=strict,
     )
+    keep_ray_logs(result.run_dir)
     if summary["trackers"]:
         click.echo(format_table(summary))
     uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
@@ -244,7 +250,7 @@ def evaluate(
         run_id = earlier  # nothing new was computed: its MLflow run stands
         click.echo(f"every target resumed: already logged as MLflow run {run_id}")
     else:
-        run_id = log_or_explain(result.run_dir, uri, cfg.mlflow.experiment)
+        run_id = log_or_explain(result.run_dir, uri, cfg.mlflow.experiment, earlier)
     if run_id:
         summary["mlflow_run_id"] = run_id
         write_summary(result.run_dir, summary)

@@ -114,8 +114,14 @@ def log_evaluation(
     run_name: str | None = None,
     parent_run_id: str | None = None,
     extra_tags: dict[str, str] | None = None,
+    update_run_id: str | None = None,
 ) -> str:
     """Log the evaluation in ``run_dir`` (scored by :mod:`workflows.evaluation_summary`).
+
+    ``update_run_id``: the run an earlier, partial attempt on the same directory logged
+    (a resumed evaluation that re-ran its failed targets): that run is brought up to date --
+    tags, metrics at the next step, artifacts, status and end time -- instead of a second
+    run beside it; a run no longer on the server gets a new one.
 
     Returns the MLflow run id, also stored in ``<run_dir>/mlflow_run.json``. Raises
     :class:`TrackingServerUnreachable` (or MLflow's own error) when logging fails; the
@@ -146,16 +152,27 @@ def log_evaluation(
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     started, finished = summary.get("started_ms"), summary.get("finished_ms")
-    run = client.create_run(
-        experiment_id, start_time=started, run_name=run_name or label, tags=tags
-    )
-    run_id = run.info.run_id
+    earlier = _existing_run(client, update_run_id)
+    if earlier is None:
+        run = client.create_run(
+            experiment_id, start_time=started, run_name=run_name or label, tags=tags
+        )
+        run_id, step, logged_params = run.info.run_id, 0, {}
+    else:
+        run_id, logged_params = earlier.info.run_id, earlier.data.params
+        step = len(client.get_metric_history(run_id, "targets_done"))
+        for key in earlier.data.tags:  # targets that failed then and are scored now
+            if key.startswith("failed/") and key not in tags:
+                client.delete_tag(run_id, key)
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     try:
-        params = [Param(k, v) for k, v in evaluation_params(manifest).items()]
+        params = [
+            Param(k, v) for k, v in evaluation_params(manifest).items() if k not in logged_params
+        ]
         for i in range(0, len(params), BATCH):
             client.log_batch(run_id, params=params[i : i + BATCH])
         stamp = int(finished or time.time() * 1000)
-        metrics = [Metric(k, v, stamp, 0) for k, v in evaluation_metrics(summary, label).items()]
+        metrics = [Metric(k, v, stamp, step) for k, v in evaluation_metrics(summary, label).items()]
         for i in range(0, len(metrics), BATCH * 10):
             client.log_batch(run_id, metrics=metrics[i : i + BATCH * 10])
         client.log_batch(run_id, tags=[RunTag("gdt.targets", str(len(manifest["sequences"])))])
@@ -167,6 +184,20 @@ def log_evaluation(
     marker = {"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": run_id}
     (run_dir / LOGGED_MARKER).write_text(json.dumps(marker, indent=1))
     return run_id
+
+
+def _existing_run(client, run_id: str | None):
+    """The active MLflow run ``run_id``, or None (none given, deleted, or not on this
+    server)."""
+    if not run_id:
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return None
+    return run if run.info.lifecycle_stage == "active" else None
 
 
 def _log_artifacts(client, run_id: str, run_dir: Path, label: str, summary: dict) -> None:

@@ -42,7 +42,7 @@ def build_patches_command(
     from gdt_core.det_sources import data_sets
 
     from .patches_job import build_patches
-    from .ray_runtime import init_ray
+    from .ray_runtime import init_ray, keep_ray_logs
 
     cfg = build_config(
         overlays,
@@ -56,6 +56,8 @@ def build_patches_command(
         build_patches(cfg, det_roots, out_dir, split=split, max_parallel=parallel)
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        keep_ray_logs(out_dir)
 
 
 @click.command("pretrain")
@@ -118,12 +120,15 @@ def pretrain_command(
             "ray.address": address,
         },
     )
+    from .ray_runtime import keep_ray_logs
     from .weights import gdt_weights
 
     try:
         result = run_pretrain(cfg, det_roots, patches, gdt_weights(init), storage, split)
     except (FileNotFoundError, ValueError) as exc:  # incl. WeightsError (a ValueError)
         raise click.ClickException(str(exc)) from None
+    finally:
+        keep_ray_logs(storage)
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.final_metrics.items()))
     click.echo(f"run {result.run_id}: {metrics}")
     click.echo(f"model {result.model_uri}; checkpoint {result.checkpoint}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 VERBOSE_ENV = "GDT_FLOW_VERBOSE"  # set by `gdt-flow --verbose`; inherited by sub-commands
@@ -23,9 +25,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
     Reuses an already initialised Ray (tests start one in a fixture). The dashboard is off
     locally; a cluster's dashboard is bound where ``ray_cluster.yaml`` says (127.0.0.1).
-    Workers' output stays in Ray's session logs (``/tmp/ray/session_latest/logs``) unless
-    ``gdt-flow --verbose``: our commands print their own progress, and errors reach the
-    driver as exceptions.
+    Workers' output stays in Ray's session logs unless ``gdt-flow --verbose``: our commands
+    print their own progress, errors reach the driver as exceptions, and each command copies
+    those logs into its run folder (:func:`keep_ray_logs`).
     """
     import ray
 
@@ -39,6 +41,30 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(address=address, log_to_driver=loud)
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=loud)
+
+
+RAY_LOGS_DIR = "ray-logs"
+
+
+def keep_ray_logs(folder: str | Path) -> Path | None:
+    """Copy this Ray session's logs (workers' stdout/stderr, Ray's own components) into
+    ``<folder>/ray-logs``, beside the results they belong to (a later copy adds to it).
+    Returns that folder, or None when Ray is not running or its logs are not on this machine
+    (a driver connected to a remote cluster: they stay on the head node)."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    context = ray.get_runtime_context()
+    logs = Path(context.get_temp_dir()) / context.get_session_name() / "logs"
+    if not logs.is_dir():
+        return None
+    dest = Path(folder) / RAY_LOGS_DIR
+    try:
+        shutil.copytree(logs, dest, dirs_exist_ok=True, ignore_dangling_symlinks=True)
+    except (OSError, shutil.Error) as exc:  # a log rotated away mid-copy: keep the rest
+        logging.getLogger(__name__).warning("some of Ray's logs were not copied: %s", exc)
+    return dest
 
 
 def as_completed(

@@ -120,7 +120,7 @@ def sweep(
     """Sweep config values on Ray Tune; each trial is an evaluation logged as a child run."""
     from workflows.evaluation_mlflow import TrackingServerUnreachable
     from workflows.mlflow_urls import compare_url, ui_base, where_to_look
-    from workflows.ray_runtime import init_ray
+    from workflows.ray_runtime import init_ray, keep_ray_logs
     from workflows.run_table import format_best, format_runs, search_runs
     from workflows.sweep import (
         SWEEP_JSON,
@@ -199,6 +199,8 @@ def sweep(
     except Exception:
         close_parent_run(context, "FAILED")  # not left RUNNING; --resume reopens it
         raise
+    finally:
+        keep_ray_logs(experiment_dir)
     runs = search_runs(context.tracking_uri, [context.experiment_id], context.parent_run_id)
     click.echo(format_runs(runs, context.metric, context.keys))
     click.echo(
