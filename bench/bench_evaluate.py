@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 from gdt_core.config import PROJECT_ROOT, load_config
-from gdt_core.trackers import TRACKERS
-from workflows.evaluate_job import run_evaluation
-from workflows.evaluation import EvaluationSpec
+from gdt_core.tracking.trackers import TRACKERS
+from workflows.evaluate.evaluate_job import run_evaluation
+from workflows.evaluate.evaluation import EvaluationSpec
 from workflows.ray_runtime import init_ray
 
 SHARED_TARGETS = [

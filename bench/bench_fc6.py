@@ -7,7 +7,7 @@ samples) three ways: MKL's ``x W^T``, MKL's ``W x^T`` on rows padded to a multip
 ``GDTNet.fc6_out`` runs with autograd or on a GPU) and oneDNN's linear (what it runs without
 autograd on the CPU); and ms to write a stage-2 step ``W += U V`` of rank r into the weight,
 with the cost per step of 16 rows when steps are written ``flush rank`` rows at a time
-(gdt_core.fc6_steps) -- the numbers behind those choices, measured in one run.
+(gdt_core.tracking.fc6_steps) -- the numbers behind those choices, measured in one run.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from gdt_core.network import FC6_ROW_BLOCK, GDTNet, linear_onednn, linear_weight_left
+from gdt_core.network.network import FC6_ROW_BLOCK, GDTNet, linear_onednn, linear_weight_left
 
 
 def _ms(fn, repeats: int) -> float:

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from gdt_core.config import load_config
-from gdt_core.synthetic_det import generate_det
-from workflows.patches_job import build_patches
+from gdt_core.data.synthetic_det import generate_det
+from workflows.pretrain.patches_job import build_patches
 from workflows.ray_runtime import init_ray
 
 

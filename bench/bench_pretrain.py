@@ -5,12 +5,12 @@
 data (in-process), then
 
 * ``phase1.train_layers=all``: times SGD steps of the objectness model
-  (:mod:`gdt_core.objectness`, all layers, the config's network: 256 px input, fc6 4096, fc7
+  (:mod:`gdt_core.phase1.objectness`, all layers, the config's network: 256 px input, fc6 4096, fc7
   500) after one warm-up step, for each torch thread count and patch-decoding thread count
   (``phase1.decode_threads``): patches/s of a whole step and the share of it spent preparing
   the batch (decoding on the host);
 * ``phase1.train_layers=fc``: the pool5 cache through its Ray tasks
-  (:mod:`workflows.pool5_job`) with 1 and 2 tasks at once (patches/s, warm workers), then
+  (:mod:`workflows.pretrain.pool5_job`) with 1 and 2 tasks at once (patches/s, warm workers), then
   SGD steps of fc6/fc7 + head on cached rows (patches/s) per torch thread count;
 
 and prints what the paper's 100k patches cost in each mode. This is the per-worker compute of
@@ -30,19 +30,19 @@ import numpy as np
 import torch
 
 from gdt_core.config import Config, load_config
-from gdt_core.det import list_entries
-from gdt_core.network import build_network
-from gdt_core.objectness import ObjectnessNet, PatchPool, objectness_step
-from gdt_core.patches import (
+from gdt_core.data.det import list_entries
+from gdt_core.data.synthetic_det import generate_det
+from gdt_core.network.network import build_network
+from gdt_core.phase1.objectness import ObjectnessNet, PatchPool, objectness_step
+from gdt_core.phase1.patches import (
     PatchParams,
     build_manifest,
     build_shard,
     plan_shards,
     write_manifest,
 )
-from gdt_core.pool5_cache import Pool5Pool
-from gdt_core.synthetic_det import generate_det
-from workflows.pool5_job import build_pool5_cache
+from gdt_core.phase1.pool5_cache import Pool5Pool
+from workflows.pretrain.pool5_job import build_pool5_cache
 from workflows.ray_runtime import init_ray
 
 

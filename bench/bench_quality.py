@@ -8,7 +8,7 @@
 
 All trackers run in this one process on every frame of the shared targets
 (``../shared/data/otb``), one after the other per target, and are scored by the OTB rules
-(:mod:`gdt_core.ope`). Prints, per target and overall, AUC (success score), precision@20 and
+(:mod:`gdt_core.metrics.ope`). Prints, per target and overall, AUC (success score), precision@20 and
 frames/s (init included), then the AUC per OTB attribute (from the sequence table: targets
 carrying it / AUC per tracker). The weights default to the cache of ``gdt-flow weights
 fetch``, else ``../shared/weights/alexnet-imagenet-conv.pth``; ``--also-weights LABEL=SPEC``
@@ -23,12 +23,12 @@ from pathlib import Path
 
 from bench.bench_tracker import DEFAULT_OTB, FirstFrames, tracker_arguments
 from gdt_core.config import load_config
-from gdt_core.ope import score_tracker
-from gdt_core.otb import ATTRIBUTES, load_sequence
-from gdt_core.trackers import make_tracker
-from gdt_core.tracking import run_ope
-from workflows.weights import resolve_weights
-from workflows.weights_fetch import cached_weights
+from gdt_core.data.otb import ATTRIBUTES, load_sequence
+from gdt_core.metrics.ope import score_tracker
+from gdt_core.tracking.interface import run_ope
+from gdt_core.tracking.trackers import make_tracker
+from workflows.pretrain.weights import resolve_weights
+from workflows.pretrain.weights_fetch import cached_weights
 
 SHARED_WEIGHTS = DEFAULT_OTB.parents[1] / "weights" / "alexnet-imagenet-conv.pth"
 

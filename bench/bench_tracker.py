@@ -8,7 +8,7 @@ Each tracker first runs --warmup-frames frames of the first target untimed (libr
 kernel set-up), then the trackers run each target in lockstep, taking turns frame by frame
 (this VM's speed drifts within a run: every tracker then sees the same drift).
 Prints, per tracker: AUC (success score) and precision@20 averaged over the targets (OTB rules,
-gdt_core.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N only:
+gdt_core.metrics.ope), frames/s (init included, as run_ope times it), updates/s (frames 2..N only:
 tracking speed after init) and the mean init seconds, GFLOP per update (conv, linear and
 matmul FLOPs, in-place ``addmm_``, oneDNN's linear and backward included, counted by torch's
 FlopCounterMode in a separate untimed pass over the first --flop-frames frames) and the
@@ -31,11 +31,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gdt_core.config import load_config
-from gdt_core.network import HAS_ONEDNN_LINEAR
-from gdt_core.ope import mean_curves, score_sequence
-from gdt_core.otb import load_sequence
-from gdt_core.trackers import make_tracker
-from gdt_core.tracking import run_ope
+from gdt_core.data.otb import load_sequence
+from gdt_core.metrics.ope import mean_curves, score_sequence
+from gdt_core.network.network import HAS_ONEDNN_LINEAR
+from gdt_core.tracking.interface import run_ope
+from gdt_core.tracking.trackers import make_tracker
 
 TARGETS = (
     "Couple,Crossing,Football1,Jumping,Skiing,David,Jogging-1,Jogging-2,Human7"  # ../shared/data
@@ -163,9 +163,9 @@ class Tally:
 def run_in_turns(tallies: dict[str, Tally], seq) -> dict[str, float]:
     """One-pass evaluation of every tracker on ``seq`` in lockstep: each frame is read once and
     given to each tracker in turn, every ``init``/``update`` timed alone (image decoding not
-    timed, as in :func:`~gdt_core.tracking.run_ope`). A drift of this machine's speed (seen:
-    matmul 126 -> 89 GFLOP/s within one run, and 105 -> 176) then weighs on every tracker alike,
-    frame by frame. Returns each tracker's updates/s on ``seq``."""
+    timed, as in :func:`~gdt_core.tracking.interface.run_ope`). A drift of this machine's speed
+    (seen: matmul 126 -> 89 GFLOP/s within one run, and 105 -> 176) then weighs on every tracker
+    alike, frame by frame. Returns each tracker's updates/s on ``seq``."""
     trackers = {label: make_tracker(t.name, t.cfg, t.weights) for label, t in tallies.items()}
     n, first = len(seq), tuple(np.asarray(seq.ground_truth[0], dtype=np.float64))
     boxes = {label: np.tile(first, (n, 1)) for label in trackers}

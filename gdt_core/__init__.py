@@ -8,7 +8,7 @@ Usable alone on one image stream::
     tracker.init(first_image, (x, y, w, h))
     box, score = tracker.update(next_image)
 
-The names below are imported on first use, so ``import gdt_core.ope`` (scoring, an OpenCV
+The names below are imported on first use, so ``import gdt_core.metrics.ope`` (scoring, an OpenCV
 baseline's actor) does not pay for importing torch.
 """
 
@@ -18,19 +18,19 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "OpenCVTracker": "baselines",
+    "OpenCVTracker": "tracking.baselines",
     "Config": "config",
     "ConfigError": "config",
     "load_config": "config",
-    "GDTNet": "network",
-    "WeightsError": "network",
-    "build_network": "network",
-    "load_pretrained": "network",
-    "save_checkpoint": "network",
-    "GDTTracker": "tracker",
-    "ReferenceGDTTracker": "reference",
-    "TRACKERS": "trackers",
-    "make_tracker": "trackers",
+    "GDTNet": "network.network",
+    "WeightsError": "network.network",
+    "build_network": "network.network",
+    "load_pretrained": "network.network",
+    "save_checkpoint": "network.network",
+    "GDTTracker": "tracking.tracker",
+    "ReferenceGDTTracker": "tracking.reference",
+    "TRACKERS": "tracking.trackers",
+    "make_tracker": "tracking.trackers",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -47,9 +47,9 @@ def write_got10k_video(
 
 
 def lasot_from_synthetic(root: Path, name: str, frames: int, seed: int, hidden=()) -> Path:
-    """A generated moving target (:mod:`gdt_core.synthetic_otb`) as LaSOT video ``name``
+    """A generated moving target (:mod:`gdt_core.data.synthetic_otb`) as LaSOT video ``name``
     (``<class>-<n>``) under ``root``; the frames in ``hidden`` (0-based) marked out of view."""
-    from gdt_core.synthetic_otb import write_synthetic_sequence
+    from gdt_core.data.synthetic_otb import write_synthetic_sequence
 
     otb = write_synthetic_sequence(root / "_otb", name, frames, seed=seed)
     folder = root / name.rsplit("-", 1)[0] / name
@@ -66,9 +66,9 @@ def lasot_from_synthetic(root: Path, name: str, frames: int, seed: int, hidden=(
 def got10k_from_synthetic(split: Path, name: str, frames: int, seed: int, hidden=()) -> Path:
     """A generated moving target as GOT-10k video ``name`` in ``split`` (0-based boxes as
     written, ``cover`` 0 in the frames of ``hidden``, resolution 160 x 120)."""
-    from gdt_core.box_file import read_box_file, write_box_file
     from gdt_core.boxes import from_otb_file
-    from gdt_core.synthetic_otb import write_synthetic_sequence
+    from gdt_core.data.box_file import read_box_file, write_box_file
+    from gdt_core.data.synthetic_otb import write_synthetic_sequence
 
     otb = write_synthetic_sequence(split / "_otb", name, frames, seed=seed, size=(160, 120))
     folder = split / name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gdt_core.synthetic_otb import write_synthetic_otb_set
+from gdt_core.data.synthetic_otb import write_synthetic_otb_set
 
 TARGETS = {"SynA": "IV SV", "SynB": "OCC", "SynC": "IV"}
 FRAMES = 12

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from evaluation_data import make_otb_root
 
 from gdt_core.config import load_config
-from gdt_core.network import build_network, save_checkpoint
-from workflows.ablation import VARIANTS
+from gdt_core.network.network import build_network, save_checkpoint
 from workflows.cli import main
+from workflows.evaluate.ablation import VARIANTS
 
 pytestmark = pytest.mark.ray
 

@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 
 from gdt_core.boxes import box_iou
-from gdt_core.coco import CocoFormatError, read_coco
-from gdt_core.det import count_reasons, read_record
-from gdt_core.det_sources import data_sets, list_det_roots
-from gdt_core.patches import PatchParams, build_manifest, build_shard, load_shard, plan_shards
-from gdt_core.synthetic_det import generate_det
+from gdt_core.data.coco import CocoFormatError, read_coco
+from gdt_core.data.det import count_reasons, read_record
+from gdt_core.data.det_sources import data_sets, list_det_roots
+from gdt_core.data.synthetic_det import generate_det
+from gdt_core.phase1.patches import (
+    PatchParams,
+    build_manifest,
+    build_shard,
+    load_shard,
+    plan_shards,
+)
 
 PARAMS = PatchParams(67, 0.05, 0.3, 8, 90)
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from workflows.cli import main
-from workflows.run_table import (
+from workflows.runs.run_table import (
     best_config,
     format_best,
     format_runs,
@@ -19,7 +19,7 @@ from workflows.run_table import (
     varying_config_keys,
     without_sweep_parents,
 )
-from workflows.sweep_plots import plot_objective
+from workflows.sweep.sweep_plots import plot_objective
 
 RUNS = pd.DataFrame(
     {
@@ -101,7 +101,7 @@ def test_objective_plot_per_swept_key(tmp_path: Path):
 def test_ui_serves_the_resolved_store_on_loopback(monkeypatch, tmp_path: Path):
     calls = []
     monkeypatch.setattr(
-        "workflows.compare_cmd.serve", lambda argv, base, landing: calls.append(argv) or 0
+        "workflows.runs.compare_cmd.serve", lambda argv, base, landing: calls.append(argv) or 0
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -132,7 +132,7 @@ def test_ui_landing_is_announced_only_once_the_server_answers():
     import sys
     import threading
 
-    from workflows.compare_cmd import wait_until_up
+    from workflows.runs.compare_cmd import wait_until_up
 
     class Health(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 -- http.server's name
@@ -157,7 +157,7 @@ def test_ui_landing_is_announced_only_once_the_server_answers():
 
 
 def test_ui_links_land_on_runs_and_on_the_compare_page():
-    from workflows.mlflow_urls import compare_url, runs_url, ui_base
+    from workflows.runs.mlflow_urls import compare_url, runs_url, ui_base
 
     assert ui_base("sqlite:////x/mlflow.db") == "http://127.0.0.1:5000"
     assert ui_base("http://10.0.0.5:5000/") == "http://10.0.0.5:5000"

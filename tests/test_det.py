@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gdt_core.det import count_reasons, list_entries, read_record, read_records
-from gdt_core.det_sources import data_sets, list_det_roots
-from gdt_core.synthetic_det import generate_det
+from gdt_core.data.det import count_reasons, list_entries, read_record, read_records
+from gdt_core.data.det_sources import data_sets, list_det_roots
+from gdt_core.data.synthetic_det import generate_det
 
 
 @pytest.mark.shared_data

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from evaluation_data import TARGETS, make_otb_root
 
-from gdt_core.box_file import read_box_file
 from gdt_core.config import load_config
-from gdt_core.ope import score_sequence
-from gdt_core.otb_results import read_result
-from workflows.evaluation import evaluate_targets, target_key
-from workflows.evaluation_summary import summarize_run
+from gdt_core.data.box_file import read_box_file
+from gdt_core.metrics.ope import score_sequence
+from gdt_core.metrics.otb_results import read_result
+from workflows.evaluate.evaluation import evaluate_targets, target_key
+from workflows.evaluate.evaluation_summary import summarize_run
 
 NAMES = [*TARGETS, "SynMissing"]
 
@@ -102,7 +102,7 @@ def test_rerun_skips_finished_targets_and_redoes_changed_ones(otb, tmp_path: Pat
 
 
 def test_results_belong_to_the_code_that_made_them(otb, tmp_path: Path, monkeypatch):
-    from workflows import evaluation
+    from workflows.evaluate import evaluation
 
     core = tmp_path / "core"
     (core / "sub").mkdir(parents=True)

@@ -10,7 +10,7 @@ import pytest
 from benchmark_data import got10k_from_synthetic, lasot_from_synthetic
 from click.testing import CliRunner
 
-from gdt_core import benchmarks
+from gdt_core.metrics import benchmarks
 from workflows.cli import main
 
 pytestmark = pytest.mark.ray

@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from evaluation_data import TARGETS, make_otb_root
 from ray import cloudpickle
 
-from gdt_core.box_file import read_box_file
 from gdt_core.config import load_config
-from gdt_core.otb_results import read_result, write_result
+from gdt_core.data.box_file import read_box_file
+from gdt_core.metrics.otb_results import read_result, write_result
 from workflows.cli import main
-from workflows.evaluate_job import run_evaluation
-from workflows.evaluation import EvaluationSpec, evaluate_targets
+from workflows.evaluate.evaluate_job import run_evaluation
+from workflows.evaluate.evaluation import EvaluationSpec, evaluate_targets
 
 pytestmark = pytest.mark.ray
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the hook and gate run in workers

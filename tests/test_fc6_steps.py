@@ -1,10 +1,11 @@
-"""Deferred low-rank fc6 steps (gdt_core.fc6_steps): the weights and outputs of stepping at once."""
+"""Deferred low-rank fc6 steps (gdt_core.tracking.fc6_steps): the weights and outputs of stepping
+at once."""
 
 from __future__ import annotations
 
 import torch
 
-from gdt_core.fc6_steps import Fc6Steps
+from gdt_core.tracking.fc6_steps import Fc6Steps
 
 
 def _steps(seed: int, count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

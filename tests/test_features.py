@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from gdt_core.config import load_config
-from gdt_core.features import PooledRegion, conv5_size, crop_pool5, read_pool5, region_conv5
-from gdt_core.images import batch_tensor, ensure_bgr, frame_tensor
-from gdt_core.network import build_network
+from gdt_core.network.features import PooledRegion, conv5_size, crop_pool5, read_pool5, region_conv5
+from gdt_core.network.images import batch_tensor, ensure_bgr, frame_tensor
+from gdt_core.network.network import build_network
 
 
 @pytest.mark.parametrize("size", [67, 99, 131, 227, 256])

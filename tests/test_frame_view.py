@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from gdt_core.frame_view import PALETTE, draw_boxes, save_tracking_frame
-from gdt_core.otb import load_sequence, sequence_table
-from gdt_core.synthetic_otb import write_synthetic_otb_set
+from gdt_core.data.otb import load_sequence, sequence_table
+from gdt_core.data.synthetic_otb import write_synthetic_otb_set
+from gdt_core.tracking.frame_view import PALETTE, draw_boxes, save_tracking_frame
 
 
 def test_boxes_are_drawn_on_their_pixels_in_order_of_the_palette() -> None:

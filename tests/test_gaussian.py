@@ -8,13 +8,14 @@ import math
 import pytest
 import torch
 
-from gdt_core.finetune import (
+from gdt_core.network.network import GDTNet
+from gdt_core.tracking.finetune import (
     bayes_loss,
     bayes_loss_grad,
     fc6_output_shift,
     online_step,
 )
-from gdt_core.gaussian import (
+from gdt_core.tracking.gaussian import (
     BayesLayer,
     DiagonalGaussian,
     fit_bayes_layer,
@@ -22,7 +23,6 @@ from gdt_core.gaussian import (
     log_density,
     update_gaussian,
 )
-from gdt_core.network import GDTNet
 
 
 def _g(mean, var) -> DiagonalGaussian:
@@ -138,7 +138,7 @@ def test_loss_gradient_is_eqs_8_to_11_with_gaussians_fixed():
     bayes_loss(x_pos, x_neg, layer).backward()
     d = 2
     # descending the loss ascends S on positives (eq. 8) and descends it on negatives (eq. 9);
-    # eq. 11's batch sum, weighted 1/(M_class * D) per class (see gdt_core.finetune)
+    # eq. 11's batch sum, weighted 1/(M_class * D) per class (see gdt_core.tracking.finetune)
     want_pos = -_eq10_dS_dx(x_pos.detach(), layer.detach()) / (4 * d)
     want_neg = _eq10_dS_dx(x_neg.detach(), layer.detach()) / (6 * d)
     torch.testing.assert_close(x_pos.grad, want_pos)

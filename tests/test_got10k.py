@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from benchmark_data import got10k_from_synthetic, write_got10k_video
 
-from gdt_core.got10k import GOT10kDataError, got10k_sequence_names, load_got10k_sequence
-from gdt_core.got10k_scores import bounded_iou, got10k_ious, got10k_scores
+from gdt_core.data.got10k import GOT10kDataError, got10k_sequence_names, load_got10k_sequence
+from gdt_core.metrics.got10k_scores import bounded_iou, got10k_ious, got10k_scores
 
 VAL = "GOT-10k_Val_000001"
 
@@ -87,8 +87,8 @@ def test_scores_by_hand_and_pooled_over_frames_not_averaged_over_videos():
 
 
 def test_a_tracker_runs_and_is_scored_end_to_end_on_a_generated_got10k_video(tmp_path):
-    from gdt_core.baselines import OpenCVTracker
-    from gdt_core.tracking import run_ope
+    from gdt_core.tracking.baselines import OpenCVTracker
+    from gdt_core.tracking.interface import run_ope
 
     got10k_from_synthetic(tmp_path / "val", VAL, 30, seed=3, hidden=(5,))
     seq = load_got10k_sequence(tmp_path, "val", VAL)

@@ -10,9 +10,9 @@ import pytest
 from benchmark_data import lasot_from_synthetic, write_lasot_video
 
 from gdt_core.boxes import from_otb_file
-from gdt_core.lasot import LaSOTDataError, lasot_sequence_names, load_lasot_sequence
-from gdt_core.lasot_scores import mean_lasot_curves, score_lasot_sequence
-from gdt_core.ope import score_sequence
+from gdt_core.data.lasot import LaSOTDataError, lasot_sequence_names, load_lasot_sequence
+from gdt_core.metrics.lasot_scores import mean_lasot_curves, score_lasot_sequence
+from gdt_core.metrics.ope import score_sequence
 
 
 def _three_frames(folder: Path) -> Path:
@@ -104,8 +104,8 @@ def test_data_set_curves_are_the_mean_of_the_videos_and_lengths_must_match():
 
 
 def test_a_tracker_runs_and_is_scored_end_to_end_on_a_generated_lasot_video(tmp_path):
-    from gdt_core.baselines import OpenCVTracker
-    from gdt_core.tracking import run_ope
+    from gdt_core.tracking.baselines import OpenCVTracker
+    from gdt_core.tracking.interface import run_ope
 
     lasot_from_synthetic(tmp_path, "square-1", 30, seed=3, hidden=(10, 11, 12))
     seq = load_lasot_sequence(tmp_path, "square-1")

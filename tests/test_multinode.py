@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from gdt_core.synthetic_otb import write_synthetic_otb_set
+from gdt_core.data.synthetic_otb import write_synthetic_otb_set
 
 pytestmark = pytest.mark.ray
 

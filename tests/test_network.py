@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gdt_core import network
-from gdt_core.network import GDTNet
+from gdt_core.network import network
+from gdt_core.network.network import GDTNet
 
 
 def _net(dtype: torch.dtype = torch.float32) -> GDTNet:
@@ -60,7 +60,7 @@ def test_fc6_out_in_float64():
 
 
 def test_without_the_private_torch_apis_the_results_are_the_same(monkeypatch):
-    from gdt_core import finetune
+    from gdt_core.tracking import finetune
 
     net, x = _net(), torch.rand(16, 9216)
     with torch.no_grad():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gdt_core.ope import (
+from gdt_core.metrics.ope import (
     PRECISION_THRESHOLDS,
     SUCCESS_THRESHOLDS,
     frame_errors,

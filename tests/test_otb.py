@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gdt_core.box_file import BoxFileError, read_box_file
-from gdt_core.otb import (
+from gdt_core.data.box_file import BoxFileError, read_box_file
+from gdt_core.data.otb import (
     OTBDataError,
     load_ground_truth,
     load_sequence,
@@ -17,8 +17,8 @@ from gdt_core.otb import (
     sequence_names,
     sequence_table,
 )
-from gdt_core.otb_results import find_trackers, read_result, result_path, write_result
-from gdt_core.synthetic_otb import write_synthetic_sequence
+from gdt_core.data.synthetic_otb import write_synthetic_sequence
+from gdt_core.metrics.otb_results import find_trackers, read_result, result_path, write_result
 
 # name: (frames, first 0-based box = line of the file minus (1, 1), first image file)
 REAL_TARGETS = {

@@ -11,9 +11,10 @@ import torch
 
 from gdt_core.boxes import box_iou
 from gdt_core.config import load_config
-from gdt_core.det import list_entries, read_records
-from gdt_core.objectness import PatchPool
-from gdt_core.patches import (
+from gdt_core.data.det import list_entries, read_records
+from gdt_core.data.synthetic_det import generate_det
+from gdt_core.phase1.objectness import PatchPool
+from gdt_core.phase1.patches import (
     PatchParams,
     build_manifest,
     build_shard,
@@ -23,7 +24,6 @@ from gdt_core.patches import (
     plan_shards,
     write_manifest,
 )
-from gdt_core.synthetic_det import generate_det
 from tests.test_det import make_broken_voc
 
 CFG = load_config().replace({"network.input_size": 67})

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gdt_core.config import load_config
-from gdt_core.synthetic_det import generate_det
-from workflows.patches_job import build_patches
+from gdt_core.data.synthetic_det import generate_det
+from workflows.pretrain.patches_job import build_patches
 
 pytestmark = pytest.mark.ray
 

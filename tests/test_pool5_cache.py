@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from gdt_core.config import load_config
-from gdt_core.det import list_entries
-from gdt_core.network import build_network
-from gdt_core.objectness import ObjectnessNet, PatchPool, objectness_step
-from gdt_core.patches import (
+from gdt_core.data.det import list_entries
+from gdt_core.data.synthetic_det import generate_det
+from gdt_core.network.network import build_network
+from gdt_core.phase1.objectness import ObjectnessNet, PatchPool, objectness_step
+from gdt_core.phase1.patches import (
     PatchParams,
     build_manifest,
     build_shard,
@@ -22,8 +23,7 @@ from gdt_core.patches import (
     read_manifest,
     write_manifest,
 )
-from gdt_core.pool5_cache import Pool5Pool, cache_dir, cache_shard
-from gdt_core.synthetic_det import generate_det
+from gdt_core.phase1.pool5_cache import Pool5Pool, cache_dir, cache_shard
 
 CFG = load_config().replace({"network.input_size": 99, "network.fc6_dim": 32, "network.fc7_dim": 8})
 NORM = (CFG.network.mean, CFG.network.std)

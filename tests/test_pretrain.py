@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from gdt_core.config import load_config
-from gdt_core.images import frame_tensor
-from gdt_core.network import WeightsError
-from gdt_core.synthetic_det import generate_det
-from gdt_core.tracker import GDTTracker
-from workflows.pretrain_job import MODEL_ALIAS, run_pretrain
-from workflows.weights import resolve_weights
+from gdt_core.data.synthetic_det import generate_det
+from gdt_core.network.images import frame_tensor
+from gdt_core.network.network import WeightsError
+from gdt_core.tracking.tracker import GDTTracker
+from workflows.pretrain.pretrain_job import MODEL_ALIAS, run_pretrain
+from workflows.pretrain.weights import resolve_weights
 
 pytestmark = pytest.mark.ray
 

@@ -1,5 +1,5 @@
-"""The reference GDT (gdt_core.reference: the paper's order, plain SGD through autograd) and
-the tracker the workflows run give the same results."""
+"""The reference GDT (gdt_core.tracking.reference: the paper's order, plain SGD through autograd)
+and the tracker the workflows run give the same results."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from gdt_core.config import load_config
-from gdt_core.finetune import phase2_finetune
-from gdt_core.reference import ReferenceGDTTracker, plain_phase2
-from gdt_core.tracker import GDTTracker
-from gdt_core.trackers import make_tracker
+from gdt_core.tracking.finetune import phase2_finetune
+from gdt_core.tracking.reference import ReferenceGDTTracker, plain_phase2
+from gdt_core.tracking.tracker import GDTTracker
+from gdt_core.tracking.trackers import make_tracker
 from tests.test_gaussian import _small_net
 from tests.test_tracker import FAST, _frame_with_square
 

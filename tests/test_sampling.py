@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gdt_core.boxes import box_iou, centers
-from gdt_core.sampling import (
+from gdt_core.tracking.sampling import (
     sample_candidates,
     sample_far_negatives,
     sample_near_negatives,

@@ -345,7 +345,7 @@ def test_a_failed_trials_run_spans_the_trial_not_the_moment_of_failure(tmp_path:
 
     from mlflow import MlflowClient
 
-    from workflows.sweep import _record_failed_trial
+    from workflows.sweep.tune_sweep import _record_failed_trial
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)

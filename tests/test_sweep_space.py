@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gdt_core.config import ConfigError, load_config
-from workflows.sweep_space import (
+from workflows.sweep.sweep_space import (
     ParamSpace,
     available_spaces,
     grid_size,
@@ -50,7 +50,7 @@ def test_a_sweeps_size_counts_trials_tune_has_not_created_yet():
     are unfinished (the count of Tune's results alone read 0 unfinished, exit 0)."""
     from dataclasses import asdict
 
-    from workflows.sweep import SweepContext
+    from workflows.sweep.tune_sweep import SweepContext
 
     space = [asdict(p) for p in resolve_space(["gamma", "scales"], BASE)]
     args = dict(name="s", experiment_dir="/x", tracking_uri="sqlite:///x", experiment_id="1")

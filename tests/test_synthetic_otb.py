@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gdt_core.otb import load_sequence_dir
-from gdt_core.synthetic_otb import write_synthetic_sequence
+from gdt_core.data.otb import load_sequence_dir
+from gdt_core.data.synthetic_otb import write_synthetic_sequence
 
 
 def test_writes_an_otb_folder_with_exact_ground_truth(tmp_path: Path):

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from gdt_core.box_file import read_box_file
-from gdt_core.synthetic_otb import write_synthetic_sequence
+from gdt_core.data.box_file import read_box_file
+from gdt_core.data.synthetic_otb import write_synthetic_sequence
 from workflows.cli import main
 
 FAST = [
@@ -53,7 +53,7 @@ def test_track_writes_results_json_and_video(folder, tmp_path):
     assert video.read_bytes()[4:8] == b"ftyp"  # an MP4 container
     import cv2
 
-    from workflows.track_cmd import NO_H264
+    from workflows.evaluate.track_cmd import NO_H264
 
     capture = cv2.VideoCapture(str(video))
     code = int(capture.get(cv2.CAP_PROP_FOURCC))

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from gdt_core.config import load_config
-from gdt_core.network import WeightsError
-from gdt_core.ope import score_sequence
-from gdt_core.otb import load_sequence_dir
-from gdt_core.synthetic_otb import write_synthetic_sequence
-from gdt_core.tracker import GDTTracker, select_box
-from gdt_core.trackers import make_tracker
-from gdt_core.tracking import run_ope
+from gdt_core.data.otb import load_sequence_dir
+from gdt_core.data.synthetic_otb import write_synthetic_sequence
+from gdt_core.metrics.ope import score_sequence
+from gdt_core.network.network import WeightsError
+from gdt_core.tracking.interface import run_ope
+from gdt_core.tracking.tracker import GDTTracker, select_box
+from gdt_core.tracking.trackers import make_tracker
 
 # Small and fast: 32 px targets in the pooled region, few samples, a short phase 2.
 FAST = {

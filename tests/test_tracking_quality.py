@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from gdt_core.config import load_config
-from gdt_core.ope import score_sequence
-from gdt_core.otb import load_sequence, load_sequence_dir
-from gdt_core.synthetic_otb import write_synthetic_sequence
-from gdt_core.tracker import GDTTracker
-from gdt_core.tracking import run_ope
+from gdt_core.data.otb import load_sequence, load_sequence_dir
+from gdt_core.data.synthetic_otb import write_synthetic_sequence
+from gdt_core.metrics.ope import score_sequence
+from gdt_core.tracking.interface import run_ope
+from gdt_core.tracking.tracker import GDTTracker
 
 
 def _size_ratio(boxes: np.ndarray, truth: np.ndarray) -> np.ndarray:

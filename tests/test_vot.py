@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from workflows.vot_workspace import trackers_ini
+from workflows.vot.vot_workspace import trackers_ini
 
 HAS_VOT = all(importlib.util.find_spec(m) for m in ("vot", "trax"))
 requires_vot = pytest.mark.skipif(

@@ -18,15 +18,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from gdt_core.alexnet_ckpt import (
+from gdt_core.network.alexnet_ckpt import (
     TORCHVISION_CONV_KEYS,
     UnsafePickleError,
     load_numpy_pickle,
     lpips_alexnet_state_dict,
 )
-from gdt_core.network import ConvOnlyWeights, GDTNet, load_pretrained
+from gdt_core.network.network import ConvOnlyWeights, GDTNet, load_pretrained
 from workflows.cli import main
-from workflows.weights_fetch import (
+from workflows.pretrain.weights_fetch import (
     PROVENANCE_FILE,
     WEIGHTS_FILE,
     FetchError,
@@ -267,8 +267,8 @@ def test_fetch_from_a_local_copy_and_load_conv_only(home, imagenet_conv_weights)
 
 
 def test_gdt_without_weights_uses_the_cache_or_says_once_it_is_random(home, capsys):
-    from workflows import weights as weights_module
-    from workflows.evaluation_mlflow import weights_label
+    from workflows.evaluate.evaluation_mlflow import weights_label
+    from workflows.pretrain import weights as weights_module
 
     weights_module._RANDOM_NETWORK_SAID.clear()
     assert weights_module.gdt_weights(None) is None

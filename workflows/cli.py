@@ -21,30 +21,30 @@ def main(verbose: bool) -> None:
         os.environ[VERBOSE_ENV] = "1"  # the demo's sub-commands inherit it
 
 
-from workflows.report_cmd import report  # noqa: E402
+from workflows.evaluate.report_cmd import report  # noqa: E402
 
 main.add_command(report)
 
-from workflows.pretrain_cmd import build_patches_command, pretrain_command  # noqa: E402
+from workflows.pretrain.pretrain_cmd import build_patches_command, pretrain_command  # noqa: E402
 
 main.add_command(build_patches_command)
 main.add_command(pretrain_command)
 
-from workflows.evaluate_cmd import evaluate, log_run  # noqa: E402
+from workflows.evaluate.evaluate_cmd import evaluate, log_run  # noqa: E402
 
 main.add_command(evaluate)
 main.add_command(log_run)
 
-from workflows.sweep_cmd import sweep  # noqa: E402
+from workflows.sweep.sweep_cmd import sweep  # noqa: E402
 
 main.add_command(sweep)
 
-from workflows.compare_cmd import compare, ui  # noqa: E402
+from workflows.runs.compare_cmd import compare, ui  # noqa: E402
 
 main.add_command(compare)
 main.add_command(ui)
 
-from workflows.ablation_cmd import ablation  # noqa: E402
+from workflows.evaluate.ablation_cmd import ablation  # noqa: E402
 
 main.add_command(ablation)
 
@@ -52,15 +52,15 @@ from workflows.demo_cmd import demo  # noqa: E402
 
 main.add_command(demo)
 
-from workflows.track_cmd import track  # noqa: E402
+from workflows.evaluate.track_cmd import track  # noqa: E402
 
 main.add_command(track)
 
-from workflows.weights_cmd import weights  # noqa: E402
+from workflows.pretrain.weights_cmd import weights  # noqa: E402
 
 main.add_command(weights)
 
-from workflows.vot_cmd import trax_command, vot_workspace  # noqa: E402
+from workflows.vot.vot_cmd import trax_command, vot_workspace  # noqa: E402
 
 main.add_command(trax_command)
 main.add_command(vot_workspace)

@@ -110,11 +110,11 @@ def demo(
     """Run the whole workflow on a local Ray + MLflow store (configs/demo.yaml sizes)."""
     from mlflow import MlflowClient
 
-    from gdt_core.synthetic_det import generate_det
-    from gdt_core.synthetic_otb import write_synthetic_otb_set
-    from workflows.mlflow_urls import runs_url, ui_base
-    from workflows.pretrain_job import MODEL_ALIAS
+    from gdt_core.data.synthetic_det import generate_det
+    from gdt_core.data.synthetic_otb import write_synthetic_otb_set
+    from workflows.pretrain.pretrain_job import MODEL_ALIAS
     from workflows.ray_runtime import init_ray
+    from workflows.runs.mlflow_urls import runs_url, ui_base
 
     root = Path(workdir).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -198,10 +198,10 @@ def _save_figures(
 ) -> list[Path]:
     """The GDT run's overall success plot, and a frame of ``target`` with the ground truth,
     GDT's and CSRT's boxes, under ``<root>/figures``."""
-    from gdt_core.frame_view import save_tracking_frame
-    from gdt_core.otb import load_sequence, sequence_table
-    from gdt_core.otb_results import read_result, result_path
-    from workflows.evaluation_summary import PLOTS_DIR
+    from gdt_core.data.otb import load_sequence, sequence_table
+    from gdt_core.metrics.otb_results import read_result, result_path
+    from gdt_core.tracking.frame_view import save_tracking_frame
+    from workflows.evaluate.evaluation_summary import PLOTS_DIR
 
     figures = root / "figures"
     figures.mkdir(exist_ok=True)

@@ -1,0 +1,174 @@
+"""``gdt-flow ablation``: Table 1's eight variants, each an evaluation, one MLflow parent run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from workflows.evaluate.evaluate_cmd import (
+    evaluate_targets,
+    evaluation_options,
+    explain_unlogged,
+    prepare,
+)
+
+DEFAULT_OUT = Path("runs") / "ablation"
+
+
+@click.command()
+@click.option(
+    "--objectness-weights",
+    help="Phase-1 (obj-general) checkpoint: a file, runs:/... or models:/... "
+    "(default: random initialisation).",
+)
+@click.option(
+    "--pretrained-weights",
+    help="ImageNet pre-trained AlexNet (torchvision state dict) for the no obj-general and "
+    "pre-trained variants (default: random initialisation).",
+)
+@click.option("--variants", help="Comma-separated subset of variant keys (default: all eight).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=str(DEFAULT_OUT),
+    show_default=True,
+    help="One evaluation directory per variant; re-runs resume.",
+)
+@click.option("--otb-root", required=True, type=click.Path(exists=True, file_okay=False))
+@evaluation_options
+def ablation(
+    objectness_weights: str | None,
+    pretrained_weights: str | None,
+    variants: str | None,
+    out_dir: str,
+    otb_root: str,
+    anno_dir: str | None,
+    sequences: str,
+    sequence_table: str | None,
+    address: str | None,
+    max_actors: int | None,
+    compare_with: tuple[str, ...],
+    json_out: str | None,
+    strict: bool,
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+) -> None:
+    """The ablation study of section 4.1 (Table 1) on OTB targets, printed beside the paper."""
+    from workflows.evaluate.ablation import (
+        VARIANTS,
+        feature_dim,
+        format_table,
+        plot_variants,
+        variant_config,
+        write_ablation,
+    )
+    from workflows.pretrain.weights import gdt_weights
+    from workflows.pretrain.weights_fetch import weights_name
+    from workflows.ray_runtime import keep_ray_logs
+    from workflows.runs.mlflow_store import code_version, resolve_tracking_uri
+
+    cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
+    chosen = list(VARIANTS)
+    if variants:
+        keys = [k.strip() for k in variants.split(",") if k.strip()]
+        unknown = sorted(set(keys) - {v.key for v in VARIANTS})
+        if unknown:
+            raise click.UsageError(
+                f"unknown variant(s) {unknown}; choose from {[v.key for v in VARIANTS]}"
+            )
+        chosen = [v for v in VARIANTS if v.key in keys]
+    given = {"objectness": objectness_weights, "pretrained": pretrained_weights}
+    flags = {"objectness": "--objectness-weights", "pretrained": "--pretrained-weights"}
+    for kind in sorted({v.weights for v in chosen}):
+        if not given[kind]:
+            click.secho(
+                f"warning: no {flags[kind]}: the variants that need {kind} weights run on the "
+                "cached ImageNet weights (gdt-flow weights fetch) or, without them, a random "
+                "network; their numbers are not Table 1's",
+                fg="yellow",
+                err=True,
+            )
+    sources = {kind: gdt_weights(spec) for kind, spec in given.items()}
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    from workflows.evaluate.evaluate_job import TrackingPool
+    from workflows.evaluate.evaluation_run import EvaluationTargets
+
+    targets = EvaluationTargets(otb_root, names, anno_dir, sequence_table, list(compare_with))
+    pool = TrackingPool(cfg)  # the variants share warm actors
+    rows = []
+    try:
+        for variant in chosen:
+            vcfg = variant_config(cfg, variant)
+            click.echo(f"== {variant.name} ==")
+            result, summary, _ = evaluate_targets(
+                vcfg,
+                targets,
+                tracker="gdt",
+                weights=sources[variant.weights],
+                run_dir=out / variant.key,
+                label=variant.key,
+                strict=strict,
+                quiet=True,
+                attribute_plots=False,  # per attribute: the variants side by side, below
+                pool=pool,
+            )
+            scores = summary["trackers"].get(variant.key)
+            rows.append(
+                {
+                    "key": variant.key,
+                    "name": variant.name,
+                    "weights": weights_name(sources[variant.weights]),
+                    "precision": scores["precision"] if scores else None,
+                    "success": scores["auc"] if scores else None,
+                    "fps": scores["fps"] if scores else None,
+                    "feature_dim": feature_dim(vcfg),
+                    "paper_precision": variant.paper_precision,
+                    "paper_success": variant.paper_success,
+                    "paper_dim": variant.paper_dim,
+                    "failed": sorted(summary["failed"]),
+                }
+            )
+    finally:
+        pool.close()
+        keep_ray_logs(out)
+    params = {
+        "sequences": ",".join(names),
+        "objectness_weights": weights_name(sources["objectness"]),
+        "pretrained_weights": weights_name(sources["pretrained"]),
+        "variants": ",".join(v.key for v in chosen),
+    }
+    write_ablation(out, rows, {"params": params, "code_version": code_version()})
+    plot_variants(out, chosen)
+    click.echo(format_table(rows))
+    parent = log_ablation_or_explain(out, resolve_tracking_uri(cfg.mlflow.tracking_uri), cfg)
+    if parent:
+        click.echo(f"MLflow parent run {parent}")
+    if json_out:
+        from workflows.evaluate.ablation import read_ablation
+
+        Path(json_out).write_text(json.dumps(read_ablation(out), indent=1))
+    if all(row["success"] is None for row in rows):
+        raise click.ClickException(f"no variant scored a target (results in {out})")
+    failed = [row["key"] for row in rows if row["failed"]]
+    if failed and strict:
+        raise click.ClickException(f"variants with failed targets: {', '.join(failed)}")
+
+
+def log_ablation_or_explain(out: Path, tracking_uri: str, cfg) -> str | None:
+    """Log the parent and child runs; on failure say how to log them later."""
+    from workflows.evaluate.ablation import log_ablation
+    from workflows.evaluate.evaluation_mlflow import check_reachable
+    from workflows.runs.mlflow_store import ensure_experiment
+
+    try:
+        check_reachable(tracking_uri)
+        return log_ablation(
+            out, tracking_uri, ensure_experiment(tracking_uri, cfg.mlflow.experiment)
+        )
+    except Exception as exc:  # noqa: BLE001 -- the results on disk stand
+        explain_unlogged(out, tracking_uri, exc)
+        return None

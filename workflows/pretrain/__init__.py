@@ -1,0 +1,2 @@
+"""Phase 1 on Ray (``gdt-flow build-patches``, ``pretrain``) and weights (``gdt-flow
+weights``, ``--weights`` specs)."""

@@ -1,0 +1,1 @@
+"""MLflow runs: where they go, UI links, run tables (``gdt-flow compare``, ``ui``)."""

@@ -1,0 +1,231 @@
+"""``gdt-flow sweep``: a hyper-parameter sweep on Ray Tune, logged as nested MLflow runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from gdt_core.tracking.trackers import TRACKERS
+from workflows.options import build_config, config_options, tracking_uri_option
+
+DEFAULT_STORAGE = "sweeps"
+RANDOM_SAMPLES = 10  # --search random without --num-samples
+
+
+def _latest_sweep(storage: Path) -> Path:
+    from workflows.sweep.tune_sweep import can_resume
+
+    found = (
+        [d for d in storage.iterdir() if d.is_dir() and can_resume(d)] if storage.is_dir() else []
+    )
+    if not found:
+        raise click.UsageError(f"--resume: no resumable sweep under {storage}")
+    return max(found, key=lambda d: d.stat().st_mtime)
+
+
+@click.command()
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    help="A space in configs/sweeps (gamma, scales, thresholds), a YAML file, or a config key "
+    "with --values; repeat for a joint space.",
+)
+@click.option("--values", help="Comma-separated values replacing the single swept key's grid.")
+@click.option(
+    "--search",
+    type=click.Choice(["grid", "random"]),
+    default="grid",
+    show_default=True,
+    help="grid: every combination of the grids; random: --num-samples draws of the samplers.",
+)
+@click.option(
+    "--num-samples",
+    type=click.IntRange(1),
+    help=f"Random: trials (default {RANDOM_SAMPLES}); grid: passes over the grid (default 1).",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["auc", "precision"]),
+    default="auc",
+    show_default=True,
+    help="The objective (maximised): success AUC or precision@20.",
+)
+@click.option(
+    "--otb-root", type=click.Path(exists=True, file_okay=False), help="OTB download root."
+)
+@click.option(
+    "--anno",
+    "anno_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Flat ground-truth folder <anno>/<Seq>.txt (default: the OTB download's own).",
+)
+@click.option("--sequences", default="cvpr13", show_default=True, help="cvpr13|tb50|tb100|A,B")
+@click.option(
+    "--sequence-table",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A CSV like datasets/otb/sequences.csv for sequences outside OTB-100.",
+)
+@click.option("--tracker", type=click.Choice(TRACKERS), default="gdt", show_default=True)
+@click.option("--weights", help="Weights: a file, runs:/<id>/<path> or models:/<name>/<version>.")
+@click.option("--max-concurrent", type=click.IntRange(1), help="Trials running at once.")
+@click.option("--trial-cpus", type=float, help="CPUs per trial (default ray.actor_num_cpus).")
+@click.option("--trial-gpus", type=float, help="GPUs per trial (default ray.actor_num_gpus).")
+@click.option(
+    "--max-failures", type=click.IntRange(0), default=0, show_default=True, help="Tune retries."
+)
+@click.option("--name", help="Sweep name (default sweep-<params>-<UTC time>).")
+@click.option(
+    "--storage",
+    default=DEFAULT_STORAGE,
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Tune storage directory (shared storage on a cluster).",
+)
+@click.option("--resume", is_flag=True, help="Continue the sweep --name (default: the latest).")
+@click.option("--retry-failed", is_flag=True, help="With --resume: run failed trials again.")
+@click.option("--address", help="Ray cluster address (default: start Ray locally).")
+@tracking_uri_option
+@click.option("--experiment", help="MLflow experiment (default mlflow.experiment).")
+@config_options
+def sweep(
+    params: tuple[str, ...],
+    values: str | None,
+    search: str,
+    num_samples: int | None,
+    metric: str,
+    otb_root: str | None,
+    anno_dir: str | None,
+    sequences: str,
+    sequence_table: str | None,
+    tracker: str,
+    weights: str | None,
+    max_concurrent: int | None,
+    trial_cpus: float | None,
+    trial_gpus: float | None,
+    max_failures: int,
+    name: str | None,
+    storage: str,
+    resume: bool,
+    retry_failed: bool,
+    address: str | None,
+    experiment: str | None,
+    overlays: tuple[str, ...],
+    overrides: tuple[str, ...],
+) -> None:
+    """Sweep config values on Ray Tune; each trial is an evaluation logged as a child run."""
+    from workflows.evaluate.evaluation_mlflow import TrackingServerUnreachable
+    from workflows.ray_runtime import init_ray, keep_ray_logs
+    from workflows.runs.mlflow_urls import compare_url, ui_base, where_to_look
+    from workflows.runs.run_table import format_best, format_runs, search_runs
+    from workflows.sweep.sweep_setup import SweepSetupError, new_sweep_context
+    from workflows.sweep.tune_sweep import (
+        SWEEP_JSON,
+        SweepContext,
+        can_resume,
+        close_parent_run,
+        finish_sweep,
+        open_parent_run,
+        reopen_parent_run,
+        run_tuner,
+    )
+
+    cfg = build_config(
+        overlays,
+        overrides,
+        **{
+            "ray.address": address,
+            "mlflow.experiment": experiment,
+        },
+    )
+    storage_dir = Path(storage).resolve()
+    if resume:
+        experiment_dir = storage_dir / name if name else _latest_sweep(storage_dir)
+        if not can_resume(experiment_dir):
+            raise click.UsageError(f"--resume: {experiment_dir} holds no resumable sweep")
+        context = SweepContext.load(experiment_dir)
+        click.echo(f"resuming sweep {context.name} (MLflow parent run {context.parent_run_id})")
+        reopen_parent_run(context)
+    else:
+        if not params or not otb_root:
+            raise click.UsageError("a new sweep needs --param and --otb-root (or use --resume)")
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        label = "-".join(Path(p).stem if p.endswith((".yaml", ".yml")) else p for p in params)
+        experiment_dir = storage_dir / (name or f"sweep-{label}-{stamp}")
+        if (experiment_dir / SWEEP_JSON).exists():
+            raise click.UsageError(f"{experiment_dir} exists: use --resume or another --name")
+        try:
+            context = new_sweep_context(
+                cfg,
+                params=params,
+                values=values,
+                search=search,
+                num_samples=num_samples or (1 if search == "grid" else RANDOM_SAMPLES),
+                metric=metric,
+                experiment_dir=experiment_dir,
+                otb_root=otb_root,
+                anno_dir=anno_dir,
+                sequences=sequences,
+                sequence_table=sequence_table,
+                tracker=tracker,
+                weights=weights,
+                trial_cpus=trial_cpus if trial_cpus is not None else cfg.ray.actor_num_cpus,
+                trial_gpus=trial_gpus if trial_gpus is not None else cfg.ray.actor_num_gpus,
+                say=click.echo,
+                warn=lambda m: click.secho(f"warning: {m}", fg="yellow"),
+            )
+        except SweepSetupError as exc:
+            raise click.UsageError(str(exc)) from None
+        except TrackingServerUnreachable as exc:
+            raise click.ClickException(str(exc)) from None
+        context = dataclasses.replace(context, parent_run_id=open_parent_run(context))
+        context.save()
+        click.echo(f"MLflow parent run {context.parent_run_id} ({context.tracking_uri})")
+    try:
+        init_ray(cfg.ray.address)
+        outcome = run_tuner(
+            context,
+            resume=resume,
+            max_concurrent=max_concurrent,
+            max_failures=max_failures,
+            retry_failed=retry_failed,
+            seed=cfg.seed,
+        )
+        best = finish_sweep(context, outcome)
+    except Exception:
+        close_parent_run(context, "FAILED")  # not left RUNNING; --resume reopens it
+        raise
+    finally:
+        keep_ray_logs(experiment_dir)
+    runs = search_runs(context.tracking_uri, [context.experiment_id], context.parent_run_id)
+    click.echo(format_runs(runs, context.metric, context.keys))
+    click.echo(
+        f"trials: {outcome.finished} finished, {outcome.failed} failed, "
+        f"{outcome.unfinished} unfinished"
+    )
+    if best is not None:
+        click.echo(format_best(best, context.metric))
+    if not runs.empty:
+        base = ui_base(context.tracking_uri)
+        url = compare_url(base, context.experiment_id, list(runs["run_id"]))
+        click.echo(f"the trials in the MLflow UI{where_to_look(context.tracking_uri)}:\n  {url}")
+    if outcome.interrupted:
+        click.secho(
+            f"interrupted; continue with: gdt-flow sweep --resume --name {context.name} "
+            f"--storage {storage_dir}",
+            fg="yellow",
+            err=True,
+        )
+        sys.exit(130)
+    if best is None:
+        raise click.ClickException(f"no trial of sweep {context.name} finished")
+    if outcome.failed:
+        raise click.ClickException(
+            f"{outcome.failed} trial(s) of sweep {context.name} failed (the error is on each "
+            "one's MLflow run; the finished ones are kept: `gdt-flow sweep --resume "
+            f"--retry-failed --name {context.name}` runs the failed ones again)"
+        )

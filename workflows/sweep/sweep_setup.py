@@ -1,0 +1,92 @@
+"""A new sweep's context, checked before Ray starts: the space, the targets, the tracking
+server and the weights (``gdt-flow sweep``; :class:`~workflows.sweep.tune_sweep.SweepContext`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from gdt_core.config import Config, ConfigError
+from gdt_core.data.otb import OTBDataError, sequence_names
+from gdt_core.data.otb import sequence_table as load_table
+from gdt_core.network.network import WeightsError
+from workflows.evaluate.evaluation import missing_targets
+from workflows.evaluate.evaluation_mlflow import check_reachable
+from workflows.pretrain.weights import gdt_weights, resolve_weights
+from workflows.runs.mlflow_store import ensure_experiment, resolve_tracking_uri
+from workflows.sweep.sweep_space import resolve_space
+from workflows.sweep.tune_sweep import SweepContext
+
+
+class SweepSetupError(ValueError):
+    """An argument that makes the sweep impossible (a bad space, target or weights)."""
+
+
+def new_sweep_context(
+    cfg: Config,
+    *,
+    params: tuple[str, ...],
+    values: str | None,
+    search: str,
+    num_samples: int,
+    metric: str,
+    experiment_dir: Path,
+    otb_root: str,
+    anno_dir: str | None,
+    sequences: str,
+    sequence_table: str | None,
+    tracker: str,
+    weights: str | None,
+    trial_cpus: float,
+    trial_gpus: float,
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> SweepContext:
+    """Check everything the driver can check before a trial starts (the space, the
+    targets, the tracking server, the weights); the sweep's context. A bad argument is a
+    :class:`SweepSetupError`; an unreachable server,
+    :class:`~workflows.evaluate.evaluation_mlflow.TrackingServerUnreachable`."""
+
+    try:
+        space = resolve_space(params, cfg, values)
+        targets = sequence_names(sequences, load_table(sequence_table))
+    except (ConfigError, OTBDataError) as exc:
+        raise SweepSetupError(str(exc)) from None
+    missing = missing_targets(otb_root, targets, sequence_table)
+    if len(missing) == len(targets):
+        raise SweepSetupError(f"none of the targets is under {otb_root}: {', '.join(missing)}")
+    if missing:
+        warn(f"not under {otb_root}, skipped: {', '.join(missing)}")
+    tracking_uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
+    check_reachable(tracking_uri)
+    weights = gdt_weights(weights, tracker)
+    is_file = weights and not weights.startswith(("runs:/", "models:/"))
+    weights_uri = str(Path(weights).resolve()) if is_file else weights
+    try:
+        local = resolve_weights(weights_uri, tracking_uri, experiment_dir / "weights")
+    except WeightsError as exc:
+        raise SweepSetupError(str(exc)) from None
+    resources = {"cpu": trial_cpus} | ({"gpu": trial_gpus} if trial_gpus else {})
+    context = SweepContext(
+        name=experiment_dir.name,
+        experiment_dir=str(experiment_dir),
+        tracking_uri=tracking_uri,
+        experiment_id=ensure_experiment(tracking_uri, cfg.mlflow.experiment),
+        parent_run_id="",
+        metric=metric,
+        search=search,
+        num_samples=num_samples,
+        space=[dataclasses.asdict(p) for p in space],
+        config=cfg.to_dict(),
+        targets=[t for t in targets if t not in missing],
+        otb_root=str(Path(otb_root).resolve()),
+        tracker=tracker,
+        weights_uri=weights_uri,
+        weights_path=str(Path(local).resolve()) if local is not None else None,
+        sequence_table=str(Path(sequence_table).resolve()) if sequence_table else None,
+        anno_dir=str(Path(anno_dir).resolve()) if anno_dir else None,
+        trial_resources=resources,
+    )
+    say(f"sweep {context.name}: {context.trials} trial(s) over {context.keys}")
+    return context

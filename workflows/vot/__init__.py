@@ -1,0 +1,1 @@
+"""The VOT toolkit over TraX (``gdt-flow trax``, ``vot-workspace``)."""
