@@ -31,15 +31,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gdt_core.config import load_config
-from gdt_core.data.otb import load_sequence
+from gdt_core.data.otb import load_sequence, present_targets
 from gdt_core.metrics.ope import mean_curves, score_sequence
 from gdt_core.network.network import HAS_ONEDNN_LINEAR
 from gdt_core.tracking.interface import run_ope
 from gdt_core.tracking.trackers import make_tracker
 
-TARGETS = (
-    "Couple,Crossing,Football1,Jumping,Skiing,David,Jogging-1,Jogging-2,Human7"  # ../shared/data
-)
 DEFAULT_OTB = Path(__file__).resolve().parents[2] / "shared" / "data" / "otb"
 
 
@@ -187,13 +184,29 @@ def run_in_turns(tallies: dict[str, Tally], seq) -> dict[str, float]:
     }
 
 
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--otb-root``, ``--targets`` (default: every target present there) and
+    ``--max-frames``: what the tracker benches run on."""
+    parser.add_argument("--otb-root", default=str(DEFAULT_OTB))
+    parser.add_argument("--targets", default="all", help="'all' (present in --otb-root) or A,B")
+    parser.add_argument("--max-frames", type=int, default=None, help="first N frames per target")
+
+
+def target_names(args: argparse.Namespace) -> list[str]:
+    """The targets of ``--targets``: every one present in ``--otb-root`` for ``all``."""
+    if args.targets == "all":
+        names = present_targets(args.otb_root)
+        if not names:
+            raise SystemExit(f"{args.otb_root}: no OTB target found (see datasets/otb/README.md)")
+        return names
+    return [name for name in args.targets.split(",") if name]
+
+
 def tracker_arguments(doc: str, paths: str) -> argparse.ArgumentParser:
     """The options both tracker benches take: targets, frames, GDT paths, baseline, weights,
     ``--set``."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
-    parser.add_argument("--otb-root", default=str(DEFAULT_OTB))
-    parser.add_argument("--targets", default=TARGETS)
-    parser.add_argument("--max-frames", type=int, default=None, help="first N frames per target")
+    add_target_arguments(parser)
     parser.add_argument("--paths", default=paths, help="GDT candidate-feature paths")
     parser.add_argument("--baseline", default="csrt", help="OpenCV tracker beside GDT ('' = none)")
     parser.add_argument("--weights", default=None)
@@ -214,7 +227,7 @@ def main() -> None:
     cfg = load_config(overrides=[*args.overrides])
     sequences = [
         FirstFrames(load_sequence(args.otb_root, name), args.max_frames)
-        for name in args.targets.split(",")
+        for name in target_names(args)
     ]
     warmup = FirstFrames(sequences[0], args.warmup_frames)
     device = cfg.tracker.device

@@ -103,11 +103,12 @@ class CandidatesConfig:
 
 @dataclass(frozen=True)
 class Phase1Config:
-    """Section 3.2 phase 1 ("obj-general"): objectness fine-tuning of all layers."""
+    """Section 3.2 phase 1 ("obj-general"): objectness fine-tuning of all layers (or, on a
+    CPU, of the layers from conv5 or fc6 up)."""
 
     num_patches: int = _f(**_range(2))
-    train_layers: str = _f(**_choices("all", "fc"))
-    pool5_dtype: str = _f(**_choices("float16", "float32"))
+    train_layers: str = _f(**_choices("all", "conv5", "fc"))
+    cache_dtype: str = _f(**_choices("float16", "float32"))
     holdout_fraction: float = _f(**_range(0.0, 1.0))
     eval_every: int = _f(**_range(1))
     iterations: int = _f(**_range(1))
@@ -118,11 +119,24 @@ class Phase1Config:
     positive_fraction: float = _f(**_range(0.0, 1.0))
     positive_jitter: float = _f(**_range(0.0, 1.0))
     negative_max_iou: float = _f(**_range(0.0, 1.0))
+    framing_fraction: float = _f(**_range(0.0, 1.0))
+    framing_iou_min: float = _f(**_range(0.0, 1.0))
+    framing_iou_max: float = _f(**_range(0.0, 1.0))
     min_box_size: int = _f(**_range(1))
     jpeg_quality: int = _f(**_range(1, 100))
     log_every: int = _f(**_range(1))
     checkpoint_every: int = _f(**_range(1))
     decode_threads: int = _f(**_range(1))
+    resident: str = _f(**_choices("auto", "on", "off"))
+    precision: str = _f(**_choices("auto", "bf16", "fp32"))
+    compile: str = _f(**_choices("auto", "on", "off"))
+
+    def __post_init__(self) -> None:
+        if self.framing_iou_min >= self.framing_iou_max:
+            raise ConfigError(
+                f"phase1.framing_iou_min ({self.framing_iou_min:g}) >= phase1.framing_iou_max "
+                f"({self.framing_iou_max:g}): no box could be a framing negative"
+            )
 
 
 @dataclass(frozen=True)

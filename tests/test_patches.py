@@ -22,6 +22,7 @@ from gdt_core.phase1.patches import (
     jitter_boxes,
     load_shard,
     plan_shards,
+    sample_framing_boxes,
     write_manifest,
 )
 from tests.test_det import make_broken_voc
@@ -145,3 +146,44 @@ def test_patch_pool_batches_are_the_same_with_decoding_threads(
     b = four.batch(np.random.default_rng(1), 16)
     assert a[0].shape == (16, 3, 67, 67) and a[0].std() > 0.1  # real, varied patches
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # same order, same pixels
+
+
+def test_framing_negatives_frame_an_object_badly_as_often_larger_as_smaller() -> None:
+    rng = np.random.default_rng(0)
+    annotated = np.array([[40.0, 50.0, 60.0, 80.0], [150.0, 20.0, 30.0, 30.0]])
+    boxes = sample_framing_boxes(rng, annotated, np.array([0, 1]), 200, 160, 500, (0.1, 0.5), 8)
+    assert len(boxes) == 500
+    iou = np.stack([box_iou(boxes, gt[None]) for gt in annotated], axis=1)
+    assert (iou.max(axis=1) <= 0.5).all() and (iou.max(axis=1) >= 0.1).all()
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, :2] + boxes[:, 2:] <= [200, 160]).all()
+    own = annotated[iou.argmax(axis=1)]
+    larger = (boxes[:, 2] * boxes[:, 3] > own[:, 2] * own[:, 3]).mean()
+    assert 0.35 < larger < 0.65  # looser and tighter framings alike
+    # an object of its own in the middle of nowhere yields nothing when none is usable
+    assert (
+        len(sample_framing_boxes(rng, annotated, np.array([], int), 200, 160, 5, (0.1, 0.5), 8))
+        == 0
+    )
+
+
+def test_a_patch_set_with_framing_negatives_counts_them(det_root: Path, tmp_path: Path) -> None:
+    framed = PatchParams.from_config(CFG.replace({"phase1.framing_fraction": 0.5}))
+    specs = plan_shards(list_entries(det_root), 200, 2, 0.5, seed=1)
+    results = [build_shard(s, framed, tmp_path) for s in specs]
+    negatives = sum(r.num_negative for r in results)
+    framing = sum(r.num_framing for r in results)
+    assert negatives == 100 and 40 <= framing <= 50  # half, less what an image could not give
+    manifest = build_manifest([str(det_root)], specs, results, framed, 1, 200, {})
+    assert manifest["counts"] == {"background": 100, "object": 100, "framing": framing}
+    annotated = _annotated(det_root)
+    near = 0
+    for result in results:
+        shard = load_shard(tmp_path / result.file)
+        for box, label, src in zip(shard.boxes, shard.labels, shard.source, strict=True):
+            best = max(float(box_iou(box, g)[0]) for g in annotated[str(shard.sources[src])])
+            assert best < (0.5 + 1e-9 if label == 0 else 1.0)
+            near += label == 0 and best >= CFG.phase1.negative_max_iou
+    assert near > 0  # some negatives overlap an object more than the paper's far ones may
+    plain = [build_shard(s, PARAMS, tmp_path / "plain") for s in specs]
+    assert sum(r.num_framing for r in plain) == 0
+    assert plain[0].fingerprint != results[0].fingerprint

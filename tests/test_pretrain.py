@@ -51,7 +51,7 @@ def pretrained_fc(pretrained, tmp_path_factory: pytest.TempPathFactory):
             "phase1.train_layers": "fc",
             "phase1.holdout_fraction": 0.25,
             "phase1.eval_every": 2,
-            "phase1.pool5_dtype": "float32",
+            "phase1.cache_dtype": "float32",
         }
     )
     patches = first.checkpoint.parents[2] / "patches"
@@ -126,7 +126,7 @@ def test_fc_mode_logs_heldout_curves_and_data_and_its_model_tracks(
     for name in ("heldout_loss", "heldout_accuracy"):
         assert [m.step for m in client.get_metric_history(result.run_id, name)] == [2, 4]
     assert 0 < run.data.metrics["heldout_accuracy"] <= 1
-    assert run.data.metrics["pool5_cache_seconds"] > 0
+    assert run.data.metrics["feature_cache_seconds"] > 0
     assert run.data.metrics["patches_positive_fraction"] == 0.5
     assert run.data.metrics["patches_object.det"] == 100  # the one source, named by its folder
     arts = {a.path for a in client.list_artifacts(result.run_id, "patches")}

@@ -303,3 +303,17 @@ def load_sequence_dir(path: str | Path, name: str | None = None) -> Sequence:
         tb50=False,
     )
     return Sequence(name, images[: len(raw)], from_otb_file(raw), info)
+
+
+def present_targets(
+    otb_root: str | Path, table: dict[str, SequenceInfo] | None = None
+) -> list[str]:
+    """The table's targets whose image folder and ground-truth file are under ``otb_root``
+    (an OTB download, whole or in part), in the table's order."""
+    table = table if table is not None else sequence_table()
+    root = Path(otb_root)
+    return [
+        name
+        for name, info in table.items()
+        if (root / info.img_dir / "img").is_dir() and (root / info.img_dir / info.gt_file).is_file()
+    ]

@@ -44,12 +44,12 @@ def batch_tensor(
     import torch  # here, so the OpenCV baselines (which share ensure_bgr) never import torch
 
     t = torch.from_numpy(bgr).to(device).permute(0, 3, 1, 2).flip(1)
-    shift, scale = _normalisation(tuple(mean), tuple(std), str(device))
+    shift, scale = normalisation(tuple(mean), tuple(std), str(device))
     return torch.addcmul(shift, t.float(), scale)
 
 
 @lru_cache(maxsize=8)
-def _normalisation(
+def normalisation(
     mean: tuple[float, ...], std: tuple[float, ...], device: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(pixel / 255 - mean) / std`` as ``shift + pixel * scale``: per-channel ``(3, 1, 1)``

@@ -7,6 +7,11 @@ with softmax cross-entropy (label 1 = object, 0 = background). The head exists o
 phase 1 and is dropped afterwards: the tracker keeps the GDTNet (conv1-fc7) weights, on
 which phase 2 and eqs. 1-7 build.
 
+``phase1.train_layers`` says which layers learn: ``all`` (the paper), or, where a CPU must
+do it, ``conv5`` (conv1-4 frozen) or ``fc`` (conv1-5 frozen). With frozen layers the model's
+input is what they compute for each patch (:func:`frozen_features`), computed once per patch
+(:mod:`gdt_core.phase1.feature_cache`): the same function of the patch either way.
+
 :class:`PatchPool` streams the patch shards of :mod:`gdt_core.phase1.patches` into batches with the
 tracker's own input normalisation (:func:`gdt_core.network.images.batch_tensor`, done on the
 training device).
@@ -14,7 +19,7 @@ training device).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,15 +33,28 @@ from gdt_core.network.network import GDTNet
 from gdt_core.phase1.patches import decode_patch, load_shard, read_manifest, split_mask, worker_mask
 
 NUM_CLASSES = 2  # background, object
-TRAIN_LAYERS = ("all", "fc")  # phase1.train_layers
+TRAIN_LAYERS = ("all", "conv5", "fc")  # phase1.train_layers
+FROZEN_MODULES = {"all": 0, "conv5": 10, "fc": 13}  # GDTNet.features[:k] frozen per mode
+
+
+def frozen_features(net: GDTNet, images: torch.Tensor, train_layers: str) -> torch.Tensor:
+    """What the frozen layers of ``train_layers`` compute from normalised patches ``(B, 3, S,
+    S)``: conv4 after its ReLU ``(B, 256, h, w)`` for ``conv5``, flattened pool5 ``(B, 9216)``
+    for ``fc``."""
+    if train_layers == "conv5":
+        cut = FROZEN_MODULES["conv5"]
+        return net.features[:cut](images.contiguous(memory_format=torch.channels_last))
+    if train_layers == "fc":
+        return torch.flatten(net.pool5(net.conv5(images)), 1)
+    raise ValueError(f"train_layers={train_layers!r} freezes no layer")
 
 
 class ObjectnessNet(nn.Module):
     """GDTNet + the phase-1 head ``Linear(fc7_dim, 2)`` on ``dropout(ReLU(fc7))``.
 
     ``train_layers="all"`` (the paper): inputs are normalised patches and every layer
-    learns. ``"fc"``: the convolutions are frozen and inputs are the patches' flattened pool5
-    rows (:mod:`gdt_core.phase1.pool5_cache`); the same function of the patch either way.
+    learns. ``"conv5"`` / ``"fc"``: the layers below conv5 / fc6 are frozen and inputs are
+    their output (:func:`frozen_features`).
     """
 
     def __init__(self, net: GDTNet, seed: int = 0, train_layers: str = "all") -> None:
@@ -44,25 +62,34 @@ class ObjectnessNet(nn.Module):
         if train_layers not in TRAIN_LAYERS:
             raise ValueError(f"train_layers must be one of {TRAIN_LAYERS}, got {train_layers!r}")
         self.net = net
-        self.from_pool5 = train_layers == "fc"
-        net.features.requires_grad_(not self.from_pool5)
+        self.train_layers = train_layers
+        net.features.requires_grad_(True)
+        net.features[: FROZEN_MODULES[train_layers]].requires_grad_(False)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.head = nn.Linear(net.feature_dim, NUM_CLASSES)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Patches ``(B, 3, S, S)`` (or pool5 rows ``(B, 9216)``) -> logits ``(B, 2)``."""
-        x = self.net.fc(inputs) if self.from_pool5 else self.net(inputs)
-        return self.head(self.net.dropout(torch.relu(x)))
+        """Model inputs (patches, conv4 maps or pool5 rows, by mode) -> logits ``(B, 2)``."""
+        net = self.net
+        if self.train_layers == "all":
+            x = net(inputs)
+        elif self.train_layers == "conv5":
+            conv4 = inputs.contiguous(memory_format=torch.channels_last)
+            x = net.fc(net.pool5(net.features[FROZEN_MODULES["conv5"] : 12](conv4)))
+        else:
+            x = net.fc(inputs)
+        return self.head(net.dropout(torch.relu(x)))
 
 
 def objectness_step(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor
-) -> tuple[torch.Tensor, int]:
-    """Cross-entropy loss (mean over the batch) and the number of correct predictions."""
-    logits = model(images)
-    loss = F.cross_entropy(logits, labels)
-    correct = int((logits.detach().argmax(dim=1) == labels).sum())
+    model: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy loss (mean over the batch) and the number of correct predictions, both
+    as tensors on the model's device (reading them is left to the caller: no sync here)."""
+    logits = model(inputs)
+    loss = F.cross_entropy(logits.float(), labels)
+    correct = (logits.detach().argmax(dim=1) == labels).sum()
     return loss, correct
 
 
@@ -115,7 +142,7 @@ class PatchPool(SamplePool):
         holdout_fraction: float = 0.0,
     ) -> None:
         self._decoder = ThreadPoolExecutor(decode_threads) if decode_threads > 1 else None
-        self._norm = (mean, std)
+        self.norm = (mean, std)
         manifest = read_manifest(patch_dir)
         self.blobs: list[bytes] = []
         labels: list[np.ndarray] = []
@@ -132,12 +159,15 @@ class PatchPool(SamplePool):
         if not len(self.labels):
             raise ValueError(f"{patch_dir}: no {split} patches for worker {rank} of {world}")
 
+    def decoded(self, idx: np.ndarray) -> np.ndarray:
+        """Patches ``idx`` decoded: a BGR uint8 stack ``(B, S, S, 3)``."""
+        blobs = [self.blobs[i] for i in idx]
+        decode = self._decoder.map if self._decoder is not None else map
+        return np.stack(list(decode(decode_patch, blobs)))
+
     def take(
         self, idx: np.ndarray, device: str | torch.device = "cpu"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Patches ``idx`` as normalised images ``(B, 3, S, S)`` and their labels."""
-        blobs = [self.blobs[i] for i in idx]
-        decode = self._decoder.map if self._decoder is not None else map
-        patches = np.stack(list(decode(decode_patch, blobs)))
-        images = batch_tensor(patches, *self._norm, device)
+        images = batch_tensor(self.decoded(idx), *self.norm, device)
         return images, torch.from_numpy(self.labels[idx]).to(device)

@@ -10,6 +10,11 @@ such a way that they have low intersection of union with the annotated bounding 
 * negatives (label 0) = random boxes (side ``0.1-0.8 x sqrt(W*H)``, aspect ``1/2..2``) whose
   continuous IoU (:func:`gdt_core.boxes.box_iou`) with EVERY annotated box of the image is
   ``< phase1.negative_max_iou`` (``ignore`` boxes included: a crowd is not background);
+* of those, ``phase1.framing_fraction`` (0 in the paper) are instead *framing negatives*: a
+  usable annotated box shifted by up to half its size per axis and scaled by ``1/2..2``
+  (aspect kept), with IoU in ``[framing_iou_min, framing_iou_max]`` with that object and at
+  most ``framing_iou_max`` with every annotated box -- the object badly framed, looser or
+  tighter, so that the network learns to prefer the well-framed box;
 * both cropped and resized to ``network.input_size`` squared.
 
 Determinism: :func:`plan_shards` shuffles the record list with ``seed`` and cuts it into
@@ -53,12 +58,14 @@ from gdt_core.config import Config
 from gdt_core.data.det import DetEntry, DetRecord, DetRecordError, Skipped, read_record
 from gdt_core.files import write_text_atomic
 
-PATCH_FORMAT = "gdt-flow-patches/2"
+PATCH_FORMAT = "gdt-flow-patches/3"
 LABEL_NAMES = ("background", "object")  # label 0, label 1
 NEGATIVE_SIDE = (0.1, 0.8)  # negatives' side as a fraction of sqrt(W * H)
 NEGATIVE_LOG_ASPECT = math.log(2.0)
 NEGATIVE_BATCH = 64  # candidate boxes drawn per rejection round
 NEGATIVE_ROUNDS = 20  # rounds before giving up on an image (quota moves on)
+FRAMING_SHIFT = 0.5  # framing negatives: centre moved by up to this x the object's size
+FRAMING_LOG_SCALE = math.log(2.0)  # ... and size x exp(U(-this, this)), aspect kept
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -71,6 +78,8 @@ class PatchParams:
     negative_max_iou: float
     min_box_size: int
     jpeg_quality: int
+    framing_fraction: float = 0.0
+    framing_iou: tuple[float, float] = (0.1, 0.5)
 
     @classmethod
     def from_config(cls, cfg: Config) -> PatchParams:
@@ -81,6 +90,8 @@ class PatchParams:
             p.negative_max_iou,
             p.min_box_size,
             p.jpeg_quality,
+            p.framing_fraction,
+            (p.framing_iou_min, p.framing_iou_max),
         )
 
 
@@ -182,6 +193,41 @@ def sample_background_boxes(
     return np.concatenate(found) if found else np.zeros((0, 4))
 
 
+def sample_framing_boxes(
+    rng: np.random.Generator,
+    annotated: np.ndarray,
+    usable: np.ndarray,
+    w: int,
+    h: int,
+    count: int,
+    iou: tuple[float, float],
+    min_size: int,
+) -> np.ndarray:
+    """Up to ``count`` badly framed objects: boxes ``usable`` (indices into ``annotated``)
+    shifted by up to ``FRAMING_SHIFT`` x their size per axis and scaled by ``exp(U(-log 2,
+    log 2))``, clipped to the image, kept where the IoU with their object is in ``iou`` and
+    with every annotated box at most ``iou[1]`` (so never another object's positive)."""
+    found: list[np.ndarray] = []
+    have = 0
+    limits = np.array([w, h], dtype=np.float64)
+    for _ in range(NEGATIVE_ROUNDS):
+        if have >= count or not len(usable):
+            break
+        base = annotated[usable[rng.integers(len(usable), size=NEGATIVE_BATCH)]]
+        shift = rng.uniform(-FRAMING_SHIFT, FRAMING_SHIFT, (NEGATIVE_BATCH, 2)) * base[:, 2:]
+        scale = np.exp(rng.uniform(-FRAMING_LOG_SCALE, FRAMING_LOG_SCALE, NEGATIVE_BATCH))
+        centre, size = base[:, :2] + base[:, 2:] / 2 + shift, base[:, 2:] * scale[:, None]
+        lo = np.clip(centre - size / 2, 0, limits)
+        hi = np.clip(centre + size / 2, 0, limits)
+        cand = np.concatenate([lo, hi - lo], axis=1)
+        own = box_iou(cand, base)
+        keep = (cand[:, 2:] >= np.minimum(min_size, limits)).all(axis=1)
+        keep &= (own >= iou[0]) & (max_iou(cand, annotated) <= iou[1])
+        found.append(cand[keep][: count - have])
+        have += len(found[-1])
+    return np.concatenate(found) if found else np.zeros((0, 4))
+
+
 def crop_patch(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
     """The pixels covering continuous ``box`` (outward-rounded), resized to ``size`` squared."""
     h, w = image.shape[:2]
@@ -214,6 +260,7 @@ class ShardResult:
     fingerprint: str
     num_positive: int
     num_negative: int
+    num_framing: int  # of the negatives: badly framed objects
     positives_per_name: dict[str, int]
     positives_per_source: dict[str, int]
     negatives_per_source: dict[str, int]
@@ -235,17 +282,29 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     os.replace(tmp, path)
 
 
+@dataclass(frozen=True)
+class RecordBoxes:
+    """One image's sampled boxes."""
+
+    background: np.ndarray  # negatives away from every object
+    framing: np.ndarray  # negatives framing an object badly
+    positives: np.ndarray
+    names: list[str]  # the positives' class names
+
+
 def sample_record(
     rng: np.random.Generator,
     record: DetRecord,
     n_pos: int,
     n_neg: int,
     params: PatchParams,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """One image's boxes: ``(negatives, positives, positives' class names)``.
+) -> RecordBoxes:
+    """One image's boxes.
 
     Positives cycle over the usable annotated boxes from a random first one; an image without
-    usable boxes gives none (its quota moves to the next records).
+    usable boxes gives none (its quota moves to the next records). ``framing_fraction`` of
+    the negatives are framing negatives where the image has usable boxes (what it cannot give
+    is drawn as background).
     """
     w, h = record.width, record.height
     big = (record.boxes[:, 2:] >= params.min_box_size).all(axis=1)
@@ -255,11 +314,21 @@ def sample_record(
         first = int(rng.integers(len(usable)))
         chosen = usable[(first + np.arange(n_pos)) % len(usable)]
     pos = [jitter_boxes(rng, record.boxes[b], 1, params.positive_jitter, w, h) for b in chosen]
-    neg = sample_background_boxes(
-        rng, record.boxes, w, h, n_neg, params.negative_max_iou, params.min_box_size
+    n_framing = round(n_neg * params.framing_fraction)
+    framing = sample_framing_boxes(
+        rng, record.boxes, usable, w, h, n_framing, params.framing_iou, params.min_box_size
+    )
+    background = sample_background_boxes(
+        rng,
+        record.boxes,
+        w,
+        h,
+        n_neg - len(framing),
+        params.negative_max_iou,
+        params.min_box_size,
     )
     pos_boxes = np.concatenate(pos) if pos else np.zeros((0, 4))
-    return neg, pos_boxes, [record.names[b] for b in chosen]
+    return RecordBoxes(background, framing, pos_boxes, [record.names[b] for b in chosen])
 
 
 def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> ShardResult:
@@ -275,6 +344,7 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
     names: Counter[str] = Counter()
     per_source: list[Counter[str]] = [Counter(), Counter()]  # negatives, positives
     skipped: list[Skipped] = []
+    num_framing = 0
     need = [spec.num_negative, spec.num_positive]
     encode = [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality]
     for k, entry in enumerate(spec.entries):
@@ -287,11 +357,14 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
         except DetRecordError as exc:
             skipped.append(Skipped(exc.path, exc.reason))
             continue
-        neg, pos, pos_names = sample_record(rng, record, n_pos, n_neg, params)
+        sampled = sample_record(rng, record, n_pos, n_neg, params)
+        neg = np.concatenate([sampled.background, sampled.framing])
+        pos = sampled.positives
         if not len(neg) and not len(pos):
             continue
         sources.append(record.image)
-        names.update(pos_names)
+        names.update(sampled.names)
+        num_framing += len(sampled.framing)
         per_source[0][entry.source] += len(neg)
         per_source[1][entry.source] += len(pos)
         for label, found in ((0, neg), (1, pos)):
@@ -324,6 +397,7 @@ def build_shard(spec: ShardSpec, params: PatchParams, out_dir: str | Path) -> Sh
         fingerprint=spec.fingerprint(params),
         num_positive=int(sum(labels)),
         num_negative=len(labels) - int(sum(labels)),
+        num_framing=num_framing,
         positives_per_name=dict(sorted(names.items())),
         positives_per_source=dict(sorted(per_source[1].items())),
         negatives_per_source=dict(sorted(per_source[0].items())),
@@ -383,6 +457,7 @@ def build_manifest(
         "counts": {
             "background": sum(r.num_negative for r in results),
             "object": sum(r.num_positive for r in results),
+            "framing": sum(r.num_framing for r in results),  # of the background patches
         },
         "positives_per_name": _summed(results, "positives_per_name"),
         "positives_per_source": _summed(results, "positives_per_source"),

@@ -6,18 +6,20 @@ One ``gdt-flow pretrain`` = one MLflow run:
   config, ``cfg.flat()``), builds the patches if given a DET root (Ray tasks,
   :mod:`workflows.pretrain.patches_job`), logs the patch manifest and skipped-record counts, runs
   :class:`ray.train.torch.TorchTrainer` and, at the end, logs the trained network;
-* ``phase1.train_layers=fc``: before training, Ray tasks compute every patch's pool5 once
-  with the initial convolutions (:mod:`workflows.pretrain.pool5_job`, resumable);
-* workers (DDP over ``ray.train_workers``, on GPUs with ``ray.use_gpu``): fine-tune ALL layers
-  (``all``, the paper) or fc6/fc7 on the cached pool5 (``fc``) with the objectness objective
-  (:mod:`gdt_core.phase1.objectness`), SGD with ``phase1.*``, on the patches of the training images
-  (``phase1.holdout_fraction`` of the source images held out); the global batch
-  ``phase1.batch_size`` is split across workers; every ``phase1.log_every`` steps rank 0 logs
-  loss, accuracy and patches/s (all-reduced) to the run, every ``phase1.eval_every`` steps
-  ``heldout_loss`` / ``heldout_accuracy`` (all held-out patches, dropout off), and every
+* ``phase1.train_layers=conv5|fc``: before training, Ray tasks compute every patch's conv4
+  (or pool5) once with the initial convolutions (:mod:`workflows.pretrain.cache_job`,
+  resumable);
+* workers (DDP over ``ray.train_workers``, on GPUs with ``ray.use_gpu``) run
+  :class:`gdt_core.phase1.training.Phase1Training`: ALL layers fine-tuned (``all``, the paper;
+  on a GPU the patches resident in its memory, bf16, compiled) or the layers above the cached
+  features, with the objectness objective, SGD with ``phase1.*``, on the patches of the
+  training images (``phase1.holdout_fraction`` of the source images held out); the global
+  batch ``phase1.batch_size`` is split across workers; every ``phase1.log_every`` steps rank 0
+  logs loss, accuracy and patches/s (all-reduced) to the run, every ``phase1.eval_every``
+  steps ``heldout_loss`` / ``heldout_accuracy`` (all held-out patches, dropout off), and every
   ``phase1.checkpoint_every`` steps (and at the end) a checkpoint goes through
   ``ray.train.report`` (``gdt_net.pt`` = network, ``train_state.pt`` = head + optimizer +
-  step, used to resume after a worker failure).
+  step): a restarted worker resumes from it exactly where the run was.
 
 The model: ``mlflow.pytorch.log_model`` with ``serialization_format="pt2"`` (MLflow 3's
 default; a ``torch.export`` graph, no pickled code) of the GDTNet feature extractor (conv1 to
@@ -49,11 +51,11 @@ import torch
 from gdt_core.config import Config, from_dict
 from gdt_core.data.det_sources import data_sets
 from gdt_core.network.network import build_network, load_pretrained, save_checkpoint
-from gdt_core.phase1.objectness import ObjectnessNet, PatchPool, SamplePool, objectness_step
+from gdt_core.phase1.objectness import SamplePool
 from gdt_core.phase1.patches import MANIFEST, read_manifest
-from gdt_core.phase1.pool5_cache import Pool5Pool
+from gdt_core.phase1.training import Phase1Training, load_state, training_pool
+from workflows.pretrain.cache_job import build_feature_cache
 from workflows.pretrain.patches_job import build_patches
-from workflows.pretrain.pool5_job import build_pool5_cache
 from workflows.pretrain.weights import CHECKPOINT_NAME, resolve_weights, use_tracking_uri
 from workflows.pretrain.weights_fetch import weights_name
 from workflows.ray_runtime import init_ray
@@ -61,9 +63,7 @@ from workflows.runs.mlflow_store import code_version, ensure_experiment, resolve
 
 MODEL_ALIAS = "latest-pretrain"
 MODEL_NAME = "model"  # the MLflow model's name inside the run
-TRAIN_STATE = "train_state.pt"
 MLFLOW_PARAMS_PER_BATCH = 100
-EVAL_CHUNK = 256  # held-out patches per forward pass
 
 
 @dataclass(frozen=True)
@@ -76,26 +76,14 @@ class PretrainResult:
     final_metrics: dict[str, float]
 
 
-def _save_state(model: Any, opt: Any, step: int, directory: Path) -> None:
-    inner = getattr(model, "module", model)
-    save_checkpoint(inner.net, directory / CHECKPOINT_NAME, {"step": step})
-    state = {"step": step, "model": inner.state_dict(), "optimizer": opt.state_dict()}
-    torch.save(state, directory / TRAIN_STATE)
-
-
-def _pools(cfg: Config, config: dict[str, Any], rank: int, world: int) -> tuple[Any, Any]:
+def _pools(cfg: Config, config: dict[str, Any], device: Any, rank: int, world: int) -> tuple:
     """This worker's training pool and held-out pool (``None`` when it holds none)."""
-    p1 = cfg.phase1
 
     def pool(split: str) -> SamplePool:
-        if p1.train_layers == "fc":
-            cache = config["pool5_cache"]
-            return Pool5Pool(config["patches"], cache, rank, world, split, p1.holdout_fraction)
-        norm = (cfg.network.mean, cfg.network.std)
-        args = (rank, world, p1.decode_threads, split, p1.holdout_fraction)
-        return PatchPool(config["patches"], *norm, *args)
+        patches, cache = config["patches"], config["feature_cache"]
+        return training_pool(cfg, patches, device, rank, world, split, cache)
 
-    if p1.holdout_fraction == 0:
+    if cfg.phase1.holdout_fraction == 0:
         return pool("all"), None
     try:
         held = pool("heldout")
@@ -104,32 +92,9 @@ def _pools(cfg: Config, config: dict[str, Any], rank: int, world: int) -> tuple[
     return pool("train"), held
 
 
-def _heldout(model: Any, pool: Any, device: Any, world: int) -> dict[str, float]:
-    """Loss and accuracy over every held-out patch (all workers' shares), dropout off."""
-    import torch.distributed as dist
-    import torch.nn.functional as F
-
-    inner = getattr(model, "module", model)  # no DDP collectives: workers' shares differ
-    totals = torch.zeros(3, dtype=torch.float64)
-    if pool is not None:
-        inner.eval()
-        with torch.no_grad():
-            for inputs, labels in pool.chunks(EVAL_CHUNK, device):
-                logits = inner(inputs)
-                loss = F.cross_entropy(logits, labels, reduction="sum")
-                correct = (logits.argmax(dim=1) == labels).sum()
-                totals += torch.tensor([loss.item(), correct.item(), len(labels)])
-        inner.train()
-    totals = totals.to(device)
-    if world > 1:
-        dist.all_reduce(totals)
-    loss_sum, n_correct, n = totals.tolist()
-    return {"heldout_loss": loss_sum / n, "heldout_accuracy": n_correct / n} if n else {}
-
-
 def train_loop_per_worker(config: dict[str, Any]) -> None:
-    """One Ray Train worker: DDP fine-tuning (all layers, or fc on cached pool5) on its
-    share of the training patches."""
+    """One Ray Train worker: DDP fine-tuning (all layers, or the layers above the cached
+    features) on its share of the training patches (:class:`Phase1Training`)."""
     import ray.train
     import ray.train.torch
     import torch.distributed as dist
@@ -137,72 +102,50 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     from mlflow.entities import Metric
 
     cfg = from_dict(config["cfg"])
-    p1 = cfg.phase1
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     net = build_network(cfg.network, cfg.seed)
     if config["init"]:
         load_pretrained(config["init"], net)
-    model = ObjectnessNet(net, cfg.seed, p1.train_layers)
-    trained = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(
-        trained, lr=p1.learning_rate, momentum=p1.momentum, weight_decay=p1.weight_decay
-    )
     state = None
     resume = ray.train.get_checkpoint()  # set when Ray Train restarts after a failure
     if resume:
         with resume.as_directory() as d:
-            state = torch.load(Path(d) / TRAIN_STATE, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])  # before DDP wraps (and broadcasts) it
-    model = ray.train.torch.prepare_model(model)
-    if state is not None:
-        opt.load_state_dict(state["optimizer"])  # after the move: state follows the params
-    step = int(state["step"]) if state is not None else 0
+            state = load_state(d)
     device = ray.train.torch.get_device()
-    pool, heldout = _pools(cfg, config, rank, world)
-    per_worker = max(1, p1.batch_size // world)
-    rng = np.random.default_rng([cfg.seed, rank, step])
-    torch.manual_seed(int(rng.integers(2**62)))  # dropout: same seed, same run
+    pool, heldout = _pools(cfg, config, device, rank, world)
+
+    def all_reduce(totals: torch.Tensor) -> torch.Tensor:
+        dist.all_reduce(totals)
+        return totals
+
+    training = Phase1Training(
+        cfg,
+        net,
+        pool,
+        device,
+        rank,
+        world,
+        state,
+        wrap=ray.train.torch.prepare_model,
+        reduce=all_reduce if world > 1 else None,
+    )
     client = MlflowClient(config["tracking_uri"]) if rank == 0 else None
-    model.train()
-    window = torch.zeros(3, dtype=torch.float64)  # loss x n, correct, n
-    tick = time.perf_counter()
-    while step < p1.iterations:
-        inputs, labels = pool.batch(rng, per_worker, device)
-        loss, correct = objectness_step(model, inputs, labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        window += torch.tensor([loss.item() * len(labels), correct, len(labels)])
-        last = step == p1.iterations
-        save = last or step % p1.checkpoint_every == 0
-        evaluate = last or step % p1.eval_every == 0
-        if not (save or evaluate or step % p1.log_every == 0):
-            continue
-        totals = window.to(device)
-        if world > 1:
-            dist.all_reduce(totals)
-        loss_sum, n_correct, n = totals.tolist()
-        metrics = {
-            "loss": loss_sum / n,
-            "accuracy": n_correct / n,
-            "patches_per_s": n / (time.perf_counter() - tick),
-        }
-        if evaluate:
-            metrics.update(_heldout(model, heldout, device, world))
+    for due in training.run():
+        metrics = training.window_metrics()
+        if due.evaluate:
+            metrics.update(training.heldout_metrics(heldout))
         if client is not None:
             now = int(time.time() * 1000)
-            batch = [Metric(k, v, now, step) for k, v in metrics.items()]
+            batch = [Metric(k, v, now, due.step) for k, v in metrics.items()]
             client.log_batch(config["run_id"], metrics=batch)
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
-            if save and rank == 0:
-                _save_state(model, opt, step, Path(tmp))
+            if due.save and rank == 0:
+                save_checkpoint(training.model.net, Path(tmp) / CHECKPOINT_NAME, {"step": due.step})
+                training.save_state(tmp)
                 checkpoint = ray.train.Checkpoint.from_directory(tmp)
-            ray.train.report({**metrics, "step": step}, checkpoint=checkpoint)
-        window.zero_()
-        tick = time.perf_counter()
+            ray.train.report({**metrics, "step": due.step}, checkpoint=checkpoint)
 
 
 def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
@@ -343,15 +286,15 @@ def run_pretrain(
         init_path = resolve_weights(init, uri)
         init_file = str(init_path.resolve()) if init_path else None
         cache = None
-        if cfg.phase1.train_layers == "fc":
+        if cfg.phase1.train_layers != "all":
             start = time.perf_counter()
-            cache = str(build_pool5_cache(cfg, patch_dir, init_file))
+            cache = str(build_feature_cache(cfg, patch_dir, init_file))
             seconds = time.perf_counter() - start
-            client.log_metric(run_id, "pool5_cache_seconds", seconds, step=0)
+            client.log_metric(run_id, "feature_cache_seconds", seconds, step=0)
         loop_config = {
             "cfg": cfg.to_dict(),
             "patches": str(patch_dir),
-            "pool5_cache": cache,
+            "feature_cache": cache,
             "init": init_file,
             "run_id": run_id,
             "tracking_uri": uri,
