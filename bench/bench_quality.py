@@ -26,7 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -36,7 +36,7 @@ import numpy as np
 from bench.bench_tracker import DEFAULT_OTB, FirstFrames, add_target_arguments, target_names
 from gdt_core.config import Config, load_config
 from gdt_core.data.otb import ATTRIBUTES, load_sequence
-from gdt_core.metrics.ope import TrackerScores, score_tracker
+from gdt_core.metrics.ope import TrackerScores, score_sequence, score_tracker
 from gdt_core.metrics.otb_results import read_result, result_path
 from gdt_core.tracking.interface import run_ope
 from gdt_core.tracking.trackers import make_tracker
@@ -225,11 +225,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"{args.overrides}; {time.strftime('%Y-%m-%d %H:%M')}",
         flush=True,
     )
+    truth = {s.name: s.ground_truth for s in sequences}
     start = time.perf_counter()
     with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as pool:
-        results = list(pool.map(run_job, jobs))
+        futures = {pool.submit(run_job, job): job for job in jobs}
+        for done, future in enumerate(as_completed(futures), start=1):
+            job, (b, sec) = futures[future], future.result()
+            auc = score_sequence(truth[job.target], b).auc
+            print(
+                f"[{done}/{len(jobs)}] {job.label} seed {job.seed} {job.target}: AUC {auc:.3f}, "
+                f"{len(b) / sec:.1f} frames/s ({(time.perf_counter() - start) / 60:.1f} min)",
+                flush=True,
+            )
+        results = [f.result() for f in futures]  # in the order of jobs
     wall = time.perf_counter() - start
-    truth = {s.name: s.ground_truth for s in sequences}
     attributes = {s.name: s.attributes for s in sequences}
     boxes: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     seconds: dict[str, dict[int, float]] = {}

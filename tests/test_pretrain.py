@@ -136,3 +136,81 @@ def test_fc_mode_logs_heldout_curves_and_data_and_its_model_tracks(
     for a, b in zip(trained.features.parameters(), initial.features.parameters(), strict=True):
         assert torch.equal(a, b)  # convolutions frozen
     assert not torch.equal(trained.fc6.weight, initial.fc6.weight)
+
+
+def _ray_train_worker_pid() -> int | None:
+    from ray.util.state import list_actors
+
+    alive = list_actors(
+        filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")], detail=True
+    )
+    return alive[0].pid if alive else None
+
+
+def test_a_killed_worker_resumes_where_it_stopped(pretrained, tmp_path: Path) -> None:
+    """SIGKILL the Ray Train worker once its first checkpoint is written: Ray Train restarts
+    it, it resumes from the latest checkpoint (the steps after it are logged again, those
+    before it are not), and the network it ends with is exactly that of the same training
+    never interrupted (run here, in-process, on one thread like the worker)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import mlflow
+
+    from gdt_core.network.network import build_network, load_pretrained
+    from gdt_core.phase1.training import Phase1Training, training_pool
+
+    base, first = pretrained
+    cfg = base.replace(
+        {
+            "phase1.iterations": 300,
+            "phase1.log_every": 10,
+            "phase1.checkpoint_every": 10,
+            "phase1.eval_every": 1000,
+            "mlflow.tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        }
+    )
+    patches = first.checkpoint.parents[2] / "patches"
+    storage = tmp_path / "work"
+    outcome: dict = {}
+
+    def pretrain() -> None:
+        try:
+            outcome["result"] = run_pretrain(cfg, patches=patches, storage_dir=storage)
+        except BaseException as exc:  # reported below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=pretrain)
+    thread.start()
+    killed = None
+    deadline = time.monotonic() + 240
+    while killed is None and thread.is_alive() and time.monotonic() < deadline:
+        if any(storage.glob("ray_train/*/checkpoint_*")):  # a checkpoint to resume from
+            killed = _ray_train_worker_pid()
+            if killed is not None:
+                os.kill(killed, signal.SIGKILL)
+        thread.join(0.05)
+    thread.join(240)
+    assert killed is not None, "training ended before its worker could be killed"
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    client = mlflow.MlflowClient(cfg.mlflow.tracking_uri)
+    assert client.get_run(result.run_id).info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(result.run_id, "loss")]
+    again = sorted({s for s in steps if steps.count(s) > 1})
+    assert again, f"no step was logged twice: the worker was not restarted ({steps})"
+    assert again[0] > 10 and steps[-1] == 300  # resumed from a checkpoint, not from step 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the Ray worker (one CPU)
+    try:
+        pool = training_pool(cfg, patches, "cpu", split="train")
+        straight = Phase1Training(cfg, build_network(cfg.network, cfg.seed), pool, "cpu")
+        for _ in straight.run():
+            pass
+    finally:
+        torch.set_num_threads(threads)
+    resumed = load_pretrained(result.checkpoint, build_network(cfg.network, cfg.seed))
+    for key, value in straight.model.net.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], value), key
