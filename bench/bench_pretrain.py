@@ -10,7 +10,7 @@ each Ray Train worker, with the config's network: 256 px input, fc6 4096, fc7 50
 ``--warmup`` untimed steps (``torch.compile`` compiles in them), per mode:
 
 * ``all`` (the paper: every layer learns), twice: patches decoded from JPEG per batch
-  (``phase1.resident=off``, ``--decode-threads``) and resident in the device's memory
+  (``phase1.resident=off``, ``--worker-cpus`` threads) and resident in the device's memory
   (``phase1.resident=on``, decoded once; skipped where they do not fit);
 * ``conv5`` / ``fc``: the frozen layers' output computed once per patch by the Ray tasks of
   :mod:`workflows.pretrain.cache_job` (1 and 2 tasks at once), then the steps on it.
@@ -109,14 +109,14 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--modes", default="all,conv5,fc")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads")
-    ap.add_argument("--decode-threads", type=int, default=1)
+    ap.add_argument("--worker-cpus", type=int, default=1, help="phase1.worker_cpus")
     ap.add_argument("--patches", type=int, default=256, help="patches in the synthetic set")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     base = load_config(overrides=args.overrides).replace(
-        {"phase1.batch_size": args.batch, "phase1.decode_threads": args.decode_threads}
+        {"phase1.batch_size": args.batch, "phase1.worker_cpus": args.worker_cpus}
     )
     rows: list[tuple[str, float, float]] = []
     notes: list[str] = []

@@ -126,7 +126,7 @@ class Phase1Config:
     jpeg_quality: int = _f(**_range(1, 100))
     log_every: int = _f(**_range(1))
     checkpoint_every: int = _f(**_range(1))
-    decode_threads: int = _f(**_range(1))
+    worker_cpus: int = _f(**_range(1))
     resident: str = _f(**_choices("auto", "on", "off"))
     precision: str = _f(**_choices("auto", "bf16", "fp32"))
     compile: str = _f(**_choices("auto", "on", "off"))

@@ -19,7 +19,6 @@ by the device check (``bench/device_phase1.py``), which runs without Ray or MLfl
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,13 +79,13 @@ def training_pool(
             raise ValueError(f"phase1.train_layers={p1.train_layers} needs its feature cache")
         return CachedPool(patch_dir, cache, rank, world, split, p1.holdout_fraction)
     norm = (cfg.network.mean, cfg.network.std)
-    args = (rank, world, p1.decode_threads, split, p1.holdout_fraction)
+    args = (rank, world, p1.worker_cpus, split, p1.holdout_fraction)
     jpegs = PatchPool(patch_dir, *norm, *args)
     resident = speed_settings(cfg, device).resident
     if resident == "off":
         return jpegs
     try:
-        return ResidentPatchPool(jpegs, device, threads=os.cpu_count() or 1)
+        return ResidentPatchPool(jpegs, device, threads=p1.worker_cpus)
     except DoesNotFit as exc:
         if resident == "on":
             raise

@@ -113,6 +113,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         with resume.as_directory() as d:
             state = load_state(d)
     device = ray.train.torch.get_device()
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.phase1.worker_cpus)
     pool, heldout = _pools(cfg, config, device, rank, world)
 
     def all_reduce(totals: torch.Tensor) -> torch.Tensor:
@@ -241,7 +243,7 @@ def _trainer(cfg: Config, storage: Path, loop_config: dict[str, Any]) -> Any:
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.ray.train_workers,
             use_gpu=cfg.ray.use_gpu,
-            resources_per_worker={"CPU": cfg.phase1.decode_threads},  # GPU: use_gpu's one
+            resources_per_worker={"CPU": cfg.phase1.worker_cpus},  # GPU: use_gpu's one
         ),
         run_config=ray.train.RunConfig(
             name=f"pretrain-{loop_config['run_id']}",
