@@ -19,7 +19,8 @@ One ``gdt-flow pretrain`` = one MLflow run:
   steps ``heldout_loss`` / ``heldout_accuracy`` (all held-out patches, dropout off), and every
   ``phase1.checkpoint_every`` steps (and at the end) a checkpoint goes through
   ``ray.train.report`` (``gdt_net.pt`` = network, ``train_state.pt`` = head + optimizer +
-  step): a restarted worker resumes from it exactly where the run was.
+  step): a restarted worker resumes from it exactly where the run was, and logs
+  ``resumed_from_step``.
 
 The model: ``mlflow.pytorch.log_model`` with ``serialization_format="pt2"`` (MLflow 3's
 default; a ``torch.export`` graph, no pickled code) of the GDTNet feature extractor (conv1 to
@@ -133,6 +134,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         reduce=all_reduce if world > 1 else None,
     )
     client = MlflowClient(config["tracking_uri"]) if rank == 0 else None
+    if client is not None and state is not None:  # restarted after a failure: say where from
+        client.log_metric(config["run_id"], "resumed_from_step", training.step, step=training.step)
     for due in training.run():
         metrics = training.window_metrics()
         if due.evaluate:
