@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gdt_core.config import PROJECT_ROOT, load_config
+from gdt_core.config import load_config
+from gdt_core.resources import SOURCE_ROOT
 from gdt_core.tracking.trackers import TRACKERS
 from workflows.evaluate.evaluate_job import run_evaluation
 from workflows.evaluate.evaluation import EvaluationSpec
@@ -44,7 +45,7 @@ SHARED_TARGETS = [
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--otb-root", default=str(PROJECT_ROOT.parent / "shared" / "data" / "otb"))
+    ap.add_argument("--otb-root", default=str(SOURCE_ROOT.parent / "shared" / "data" / "otb"))
     ap.add_argument("--tracker", default="csrt", choices=TRACKERS)
     ap.add_argument("--config", action="append", default=[], help="overlay YAML (repeatable)")
     ap.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE")

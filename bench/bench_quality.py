@@ -48,7 +48,7 @@ PUBLISHED = ("Struck", "KCF", "TLD", "MEEM", "DSST", "CSK", "OAB", "CFWLB")
 
 def default_weights() -> Path | None:
     """The fetched ImageNet weights, else the shared copy, else ``None`` (random network)."""
-    from workflows.pretrain.weights_fetch import cached_weights
+    from gdt_core.network.weights_cache import cached_weights
 
     return cached_weights() or (SHARED_WEIGHTS if SHARED_WEIGHTS.is_file() else None)
 

@@ -26,6 +26,7 @@ _EXPORTS = {
     "WeightsError": "network.network",
     "build_network": "network.network",
     "load_pretrained": "network.network",
+    "imagenet_weights": "network.weights_cache",
     "save_checkpoint": "network.network",
     "GDTTracker": "tracking.tracker",
     "ReferenceGDTTracker": "tracking.reference",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +18,9 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = Path(os.environ.get("GDT_FLOW_CONFIG_DIR", PROJECT_ROOT / "configs"))
+from gdt_core.resources import config_dir
+
+CONFIG_DIR = config_dir()
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 
@@ -222,7 +222,7 @@ class Config:
 
     def flat(self) -> dict[str, Any]:
         """``{"section.key": value}`` form, e.g. for MLflow params."""
-        return dict(_flatten(self.to_dict()))
+        return flatten(self.to_dict())
 
     def replace(self, overrides: Mapping[str, Any]) -> Config:
         """A copy with dotted-key overrides applied and validated."""
@@ -232,12 +232,15 @@ class Config:
         return from_dict(data)
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"section.key": value}`` of a nested mapping (a config's ``to_dict()``)."""
+    flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, Mapping):
-            yield from _flatten(value, f"{prefix}{key}.")
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
-            yield f"{prefix}{key}", value
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def nearest_key(key: str, known: Iterable[str]) -> str:
@@ -258,11 +261,11 @@ def _set_dotted(data: dict, key: str, value: Any, *, source: str) -> None:
         child = node.get(part)
         if not isinstance(child, dict):
             where = ".".join(parts[: i + 1])
-            hint = nearest_key(key, (k for k, _ in _flatten(data)))
+            hint = nearest_key(key, flatten(data))
             raise ConfigError(f"{source}: unknown key '{where}' (in '{key}'){hint}")
         node = child
     if parts[-1] not in node:
-        hint = nearest_key(key, (k for k, _ in _flatten(data)))
+        hint = nearest_key(key, flatten(data))
         raise ConfigError(f"{source}: unknown key '{key}'{hint}")
     node[parts[-1]] = value
 
@@ -363,6 +366,21 @@ def _merge(base: dict, overlay: Mapping[str, Any], prefix: str, source: str) -> 
             base[key] = value
 
 
+def config_path(spec: str | Path) -> Path:
+    """An overlay config: a YAML file, else a shipped one by name (``demo``, ``demo.yaml``,
+    ``configs/demo.yaml``: what a checkout's path names, also where only a wheel is
+    installed); a :class:`ConfigError` naming the shipped ones otherwise."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
+    shipped = CONFIG_DIR / name
+    if shipped.is_file() and len(path.parts) <= 2:  # "demo.yaml" or "configs/demo.yaml"
+        return shipped
+    names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    raise ConfigError(f"config file not found: {spec} (shipped configs: {names})")
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse one ``--set key=value``; the value is read as YAML (``0.9``, ``true``, ``[1,2]``)."""
     if "=" not in text:
@@ -386,8 +404,9 @@ def load_config(
     """
     data = _read_yaml(Path(base))
     _build(Config, data, "", str(base))  # the base itself must be complete and valid
-    for path in overlays:
-        _merge(data, _read_yaml(Path(path)), "", str(path))
+    for spec in overlays:
+        path = config_path(spec)
+        _merge(data, _read_yaml(path), "", str(path))
     pairs = overrides.items() if isinstance(overrides, Mapping) else map(parse_override, overrides)
     for key, value in pairs:
         _set_dotted(data, key, value, source=f"--set {key}")

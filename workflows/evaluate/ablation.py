@@ -146,8 +146,8 @@ def log_ablation(out_dir: str | Path, tracking_uri: str, experiment_id: str) -> 
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
-    from workflows.evaluate.evaluation_mlflow import check_reachable, log_evaluation
-    from workflows.runs.mlflow_store import code_version
+    from workflows.evaluate.evaluation_mlflow import log_evaluation
+    from workflows.runs.mlflow_store import check_reachable, code_version
 
     out_dir = Path(out_dir)
     table = read_ablation(out_dir)

@@ -161,8 +161,7 @@ def ablation(
 def log_ablation_or_explain(out: Path, tracking_uri: str, cfg) -> str | None:
     """Log the parent and child runs; on failure say how to log them later."""
     from workflows.evaluate.ablation import log_ablation
-    from workflows.evaluate.evaluation_mlflow import check_reachable
-    from workflows.runs.mlflow_store import ensure_experiment
+    from workflows.runs.mlflow_store import check_reachable, ensure_experiment
 
     try:
         check_reachable(tracking_uri)

@@ -69,8 +69,8 @@ def log_or_explain(
 ) -> str | None:
     """Log ``run_dir`` to MLflow (updating the run ``earlier`` where an earlier attempt
     logged one); on failure say how to log it later and return None."""
-    from workflows.evaluate.evaluation_mlflow import check_reachable, log_evaluation
-    from workflows.runs.mlflow_store import ensure_experiment
+    from workflows.evaluate.evaluation_mlflow import log_evaluation
+    from workflows.runs.mlflow_store import check_reachable, ensure_experiment
 
     try:
         check_reachable(tracking_uri)  # seconds, not MLflow's minutes of HTTP retries
@@ -278,9 +278,9 @@ def log_run(run_dir: str, tracking_uri: str | None, experiment: str | None, forc
     """Log an evaluation (or ablation) directory to MLflow, e.g. after the server was down."""
     from workflows.evaluate.ablation import ABLATION_JSON, log_ablation, read_ablation
     from workflows.evaluate.evaluation import read_manifest
-    from workflows.evaluate.evaluation_mlflow import check_reachable, log_evaluation, logged_run
+    from workflows.evaluate.evaluation_mlflow import log_evaluation, logged_run
     from workflows.evaluate.evaluation_summary import summarize_run, write_summary
-    from workflows.runs.mlflow_store import ensure_experiment, resolve_tracking_uri
+    from workflows.runs.mlflow_store import check_reachable, ensure_experiment, resolve_tracking_uri
 
     is_ablation = (Path(run_dir) / ABLATION_JSON).is_file()
     try:

@@ -11,51 +11,25 @@ calls :func:`log_evaluation` on a directory whose evaluation could not reach the
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from gdt_core.config import flatten
 from gdt_core.tracking.trackers import GDT_TRACKERS
 from workflows.evaluate.evaluation import read_manifest
 from workflows.evaluate.evaluation_summary import PLOTS_DIR, REPORT_JSON, TARGETS_CSV, read_summary
 from workflows.pretrain.weights_fetch import weights_name
-from workflows.runs.mlflow_store import code_version
+from workflows.runs.mlflow_store import (
+    check_reachable,
+    log_metrics,
+    log_params,
+    version_tags,
+)
 
 LOGGED_MARKER = "mlflow_run.json"
-BATCH = 100  # MLflow's log_batch takes at most 100 params / 1000 metrics per call
 MAX_TAG = 5000
-
-
-class TrackingServerUnreachable(ConnectionError):
-    """The MLflow tracking server did not answer."""
-
-
-def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
-    """Fail fast (instead of MLflow's minutes of retries) when an HTTP server is down."""
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme not in ("http", "https"):
-        return
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        raise TrackingServerUnreachable(
-            f"MLflow server {tracking_uri} unreachable: {exc}"
-        ) from None
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def weights_label(manifest: dict[str, Any]) -> str:
@@ -73,7 +47,7 @@ def weights_label(manifest: dict[str, Any]) -> str:
 
 def evaluation_params(manifest: dict[str, Any]) -> dict[str, str]:
     """The resolved config (dotted keys) plus what was evaluated on which data."""
-    params = {k: str(v) for k, v in _flatten(manifest["config"]).items()}
+    params = {k: str(v) for k, v in flatten(manifest["config"]).items()}
     params.update(
         {
             "tracker": manifest["tracker"],
@@ -128,7 +102,7 @@ def log_evaluation(
     directory is left unchanged then.
     """
     from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import RunTag
 
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
@@ -139,8 +113,7 @@ def log_evaluation(
     failed = summary.get("failed", {})
     scored = label in summary.get("trackers", {})  # absent when no target finished
     tags = {
-        "gdt.code_version": manifest.get("code_version") or code_version(),
-        "mlflow.source.git.commit": (manifest.get("code_version") or code_version()).split("+")[0],
+        **version_tags(manifest.get("code_version")),
         "gdt.tracker": manifest["tracker"],
         "gdt.label": label,
         "gdt.run_dir": str(run_dir.resolve()),
@@ -166,15 +139,10 @@ def log_evaluation(
                 client.delete_tag(run_id, key)
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     try:
-        params = [
-            Param(k, v) for k, v in evaluation_params(manifest).items() if k not in logged_params
-        ]
-        for i in range(0, len(params), BATCH):
-            client.log_batch(run_id, params=params[i : i + BATCH])
+        params = evaluation_params(manifest)
+        log_params(client, run_id, {k: v for k, v in params.items() if k not in logged_params})
         stamp = int(finished or time.time() * 1000)
-        metrics = [Metric(k, v, stamp, step) for k, v in evaluation_metrics(summary, label).items()]
-        for i in range(0, len(metrics), BATCH * 10):
-            client.log_batch(run_id, metrics=metrics[i : i + BATCH * 10])
+        log_metrics(client, run_id, evaluation_metrics(summary, label), step, stamp)
         client.log_batch(run_id, tags=[RunTag("gdt.targets", str(len(manifest["sequences"])))])
         _log_artifacts(client, run_id, run_dir, label, summary)
     except Exception:

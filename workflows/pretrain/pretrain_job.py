@@ -60,11 +60,15 @@ from workflows.pretrain.patches_job import build_patches
 from workflows.pretrain.weights import CHECKPOINT_NAME, resolve_weights, use_tracking_uri
 from workflows.pretrain.weights_fetch import weights_name
 from workflows.ray_runtime import init_ray
-from workflows.runs.mlflow_store import code_version, ensure_experiment, resolve_tracking_uri
+from workflows.runs.mlflow_store import (
+    ensure_experiment,
+    log_params,
+    resolve_tracking_uri,
+    version_tags,
+)
 
 MODEL_ALIAS = "latest-pretrain"
 MODEL_NAME = "model"  # the MLflow model's name inside the run
-MLFLOW_PARAMS_PER_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -153,14 +157,6 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             ray.train.report({**metrics, "step": due.step}, checkpoint=checkpoint)
 
 
-def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
-    from mlflow.entities import Param
-
-    items = [Param(k, str(v)) for k, v in params.items()]
-    for i in range(0, len(items), MLFLOW_PARAMS_PER_BATCH):
-        client.log_batch(run_id, params=items[i : i + MLFLOW_PARAMS_PER_BATCH])
-
-
 def _log_model(cfg: Config, checkpoint: Path, run_id: str) -> str:
     """Log + register the trained GDTNet (pt2) with its weights-only checkpoint; model URI."""
     import mlflow
@@ -204,11 +200,9 @@ def _log_inputs(
     """Tags, the whole config as params, the patch manifest and its counts."""
     from mlflow.entities import Metric, RunTag
 
-    version = code_version()
-    tags = {"gdt.command": "pretrain", "gdt.code_version": version}
-    tags["mlflow.source.git.commit"] = version.split("+")[0]
+    tags = {"gdt.command": "pretrain", **version_tags()}
     client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-    _log_params(client, run_id, {**cfg.flat(), "init": weights_name(init) if init else "random"})
+    log_params(client, run_id, {**cfg.flat(), "init": weights_name(init) if init else "random"})
     client.log_artifact(run_id, str(patch_dir / MANIFEST), "patches")
     n_obj, n_bg = manifest["counts"]["object"], manifest["counts"]["background"]
     counts = {

@@ -23,8 +23,9 @@ from pathlib import Path
 import click
 
 from gdt_core.network.network import WeightsError
+from gdt_core.network.weights_cache import cached_weights
 from gdt_core.tracking.trackers import GDT_TRACKERS
-from workflows.pretrain.weights_fetch import cached_weights, weights_name
+from workflows.pretrain.weights_fetch import weights_name
 from workflows.runs.mlflow_store import resolve_tracking_uri
 
 CHECKPOINT_NAME = "gdt_net.pt"

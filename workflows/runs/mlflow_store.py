@@ -8,12 +8,18 @@ never create experiments themselves (SQLite dislikes many writers).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import time
+from importlib import metadata
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
-from gdt_core.config import PROJECT_ROOT
+from gdt_core.resources import SOURCE_ROOT
 
 DEFAULT_DB_NAME = "mlflow.db"
+BATCH = 100  # MLflow's log_batch takes at most 100 params / 1000 metrics per call
 
 
 def resolve_tracking_uri(uri: str | None = None, base_dir: str | Path | None = None) -> str:
@@ -62,15 +68,72 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
 
 def _git(*args: str) -> str:
     return subprocess.run(
-        ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=10
+        ["git", *args], cwd=SOURCE_ROOT, capture_output=True, text=True, check=True, timeout=10
     ).stdout.strip()
 
 
 def code_version() -> str:
-    """The git commit of the code (``+dirty`` when modified), or ``unknown`` outside a clone."""
+    """The git commit of the code (``+dirty`` when modified) in a clone; installed from a
+    wheel, ``gdt-flow==<version>``; ``unknown`` if neither can be told."""
+    if not (SOURCE_ROOT / "pyproject.toml").is_file():  # not a checkout: site-packages
+        try:
+            return f"gdt-flow=={metadata.version('gdt-flow')}"
+        except metadata.PackageNotFoundError:
+            return "unknown"
     try:
         sha = _git("rev-parse", "HEAD")
         dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{sha}+dirty" if dirty else sha
+
+
+def version_tags(version: str | None = None) -> dict[str, str]:
+    """``gdt.code_version`` (default :func:`code_version`) and, where it is a git commit,
+    ``mlflow.source.git.commit`` (the MLflow UI's "Source" column)."""
+    version = version or code_version()
+    tags = {"gdt.code_version": version}
+    commit = version.split("+")[0]
+    if len(commit) == 40 and all(c in "0123456789abcdef" for c in commit):
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+class TrackingServerUnreachable(ConnectionError):
+    """The MLflow tracking server did not answer."""
+
+
+def check_reachable(tracking_uri: str, timeout: float = 3.0) -> None:
+    """Fail fast (instead of MLflow's minutes of retries) when an HTTP server is down."""
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme not in ("http", "https"):
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise TrackingServerUnreachable(
+            f"MLflow server {tracking_uri} unreachable: {exc}"
+        ) from None
+
+
+def log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
+    """``params`` (values as text) in batches MLflow accepts."""
+    from mlflow.entities import Param
+
+    items = [Param(k, str(v)) for k, v in params.items()]
+    for i in range(0, len(items), BATCH):
+        client.log_batch(run_id, params=items[i : i + BATCH])
+
+
+def log_metrics(
+    client: Any, run_id: str, metrics: dict[str, float], step: int = 0, stamp: int | None = None
+) -> None:
+    """``metrics`` at ``step`` (time ``stamp`` in ms, default now) in batches."""
+    from mlflow.entities import Metric
+
+    stamp = stamp if stamp is not None else int(time.time() * 1000)
+    items = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
+    for i in range(0, len(items), BATCH * 10):
+        client.log_batch(run_id, metrics=items[i : i + BATCH * 10])

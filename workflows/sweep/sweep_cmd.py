@@ -118,8 +118,8 @@ def sweep(
     overrides: tuple[str, ...],
 ) -> None:
     """Sweep config values on Ray Tune; each trial is an evaluation logged as a child run."""
-    from workflows.evaluate.evaluation_mlflow import TrackingServerUnreachable
     from workflows.ray_runtime import init_ray, keep_ray_logs
+    from workflows.runs.mlflow_store import TrackingServerUnreachable
     from workflows.runs.mlflow_urls import compare_url, ui_base, where_to_look
     from workflows.runs.run_table import format_best, format_runs, search_runs
     from workflows.sweep.sweep_setup import SweepSetupError, new_sweep_context

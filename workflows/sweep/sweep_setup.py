@@ -12,9 +12,8 @@ from gdt_core.data.otb import OTBDataError, sequence_names
 from gdt_core.data.otb import sequence_table as load_table
 from gdt_core.network.network import WeightsError
 from workflows.evaluate.evaluation import missing_targets
-from workflows.evaluate.evaluation_mlflow import check_reachable
 from workflows.pretrain.weights import gdt_weights, resolve_weights
-from workflows.runs.mlflow_store import ensure_experiment, resolve_tracking_uri
+from workflows.runs.mlflow_store import check_reachable, ensure_experiment, resolve_tracking_uri
 from workflows.sweep.sweep_space import resolve_space
 from workflows.sweep.tune_sweep import SweepContext
 
@@ -46,7 +45,7 @@ def new_sweep_context(
     """Check everything the driver can check before a trial starts (the space, the
     targets, the tracking server, the weights); the sweep's context. A bad argument is a
     :class:`SweepSetupError`; an unreachable server,
-    :class:`~workflows.evaluate.evaluation_mlflow.TrackingServerUnreachable`."""
+    :class:`~workflows.runs.mlflow_store.TrackingServerUnreachable`."""
 
     try:
         space = resolve_space(params, cfg, values)

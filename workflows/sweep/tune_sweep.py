@@ -342,15 +342,13 @@ def open_parent_run(context: SweepContext) -> str:
     from mlflow.entities import Param
 
     from workflows.evaluate.evaluation_mlflow import weights_label
-    from workflows.runs.mlflow_store import code_version
+    from workflows.runs.mlflow_store import version_tags
 
     client = MlflowClient(tracking_uri=context.tracking_uri)
-    version = code_version()
     tags = {
         TAG_SWEEP: context.name,
         "gdt.role": "sweep",
-        "gdt.code_version": version,
-        "mlflow.source.git.commit": version.split("+")[0],
+        **version_tags(),
         "gdt.tracker": context.tracker,
         "gdt.sweep_dir": context.experiment_dir,
     }
