@@ -166,3 +166,21 @@ def test_bad_input_is_one_clear_line_and_a_failing_exit(folder: Path, tmp_path: 
     ]:
         result = _invoke([*args, "--out", out])
         assert result.exit_code == 2 and message in result.output, (args, result.output)
+
+
+def test_log_records_the_track_as_an_mlflow_run(folder: Path, tmp_path: Path) -> None:
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "b.txt"
+    args = ["--frames", str(folder / "img"), "--box", _first_box(folder), "--tracker", "csrt"]
+    result = _invoke([*args, "--out", str(out), "--log", "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    run_id = result.output.strip().splitlines()[-1].split()[-1]
+    client = mlflow.MlflowClient(uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "track img (csrt)"
+    assert run.data.metrics["frames"] == 10 and "auc" not in run.data.metrics
+    assert run.data.params["tracker"] == "csrt" and run.data.params["start_frame"] == "1"
+    assert [a.path for a in client.list_artifacts(run_id)] == ["b.txt"]
+    assert not _invoke([*args, "--out", str(out)]).output.count("MLflow run")  # only if asked
