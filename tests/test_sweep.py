@@ -131,7 +131,7 @@ def test_two_value_gamma_sweep_makes_one_parent_and_two_children(mlflow_server, 
     assert mlflow_server.startswith("http://127.0.0.1:")
     res = two_value_sweep
     assert res.exit_code == 0, res.output
-    assert "trials: 2 finished, 0 failed, 0 unfinished" in res.output
+    assert "trials: 2 finished, 0 stopped early, 0 failed, 0 unfinished" in res.output
 
     client, parents, children = _runs(mlflow_server, "sweep-two")
     assert len(parents) == 1 and len(children) == 2, _describe(parents + children)
@@ -242,7 +242,7 @@ def test_interrupted_sweep_resumes_without_rerunning(ray_local, mlflow_server, o
         main, ["sweep", "--resume", "--name", "resume", "--storage", str(storage)]
     )
     assert res.exit_code == 0, res.output
-    assert "trials: 5 finished, 0 failed, 0 unfinished" in res.output
+    assert "trials: 5 finished, 0 stopped early, 0 failed, 0 unfinished" in res.output
 
     client, parents, children = _runs(mlflow_server, "sweep-resume")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -291,7 +291,7 @@ def test_a_failing_trial_is_recorded_while_the_others_finish(
             "--max-concurrent", "1", *[a for item in fast for a in ("--set", item)]]  # fmt: skip
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1, res.output
-    assert "trials: 1 finished, 1 failed, 0 unfinished" in res.output
+    assert "trials: 1 finished, 0 stopped early, 1 failed, 0 unfinished" in res.output
     assert "1 trial(s) of sweep devices failed" in res.output
     client, _, children = _runs(mlflow_server, "sweep-fail")
     by_device = {c.data.params["tracker.device"]: c for c in children}
@@ -345,7 +345,7 @@ def test_a_failed_trials_run_spans_the_trial_not_the_moment_of_failure(tmp_path:
 
     from mlflow import MlflowClient
 
-    from workflows.sweep.tune_sweep import _record_failed_trial
+    from workflows.sweep.tune_sweep import _open_child_run, _record_failed_trial
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
@@ -354,10 +354,13 @@ def test_a_failed_trials_run_spans_the_trial_not_the_moment_of_failure(tmp_path:
     context = SimpleNamespace(
         tracking_uri=uri, parent_run_id=parent, name="s", experiment_id=experiment
     )
-    started = int(time.time() * 1000) - 3_600_000  # the trial began an hour ago
+    run_id = _open_child_run(context, "t1", "trial_1", {"gaussian.gamma": 0.9})  # trial starts
+    started = client.get_run(run_id).info.start_time
     failure = ("RuntimeError: boom", "Traceback ...")
-    _record_failed_trial(context, "t1", "trial_1", {"gaussian.gamma": 0.9}, failure, started)
-    (run,) = [r for r in client.search_runs([experiment]) if r.info.run_id != parent]
+    _record_failed_trial(context, run_id, failure)  # ... and fails, later
+    run = client.get_run(run_id)
     assert run.info.status == "FAILED" and run.info.start_time == started
-    assert run.info.end_time - run.info.start_time >= 3_600_000
+    assert run.info.end_time >= run.info.start_time
     assert run.data.tags["gdt.error"] == "RuntimeError: boom"
+    assert run.data.params == {"gaussian.gamma": "0.9"}
+    assert [a.path for a in client.list_artifacts(run_id)] == ["error.txt"]

@@ -392,8 +392,11 @@ def evaluate_targets(
     weights_uri: str | None = None,
     sequence_table: str | Path | None = None,
     on_frame: FrameHook | None = None,
+    on_record: Callable[[TargetRecord], None] | None = None,
 ) -> EvaluationResult:
-    """In-process evaluation of ``targets`` (no Ray): skips finished targets, records failures.
+    """In-process evaluation of ``targets`` (no Ray), in their order: skips finished targets,
+    records failures; ``on_record`` gets each target's record as it is there (found finished
+    or just run).
 
     Targets absent from ``otb_root`` are skipped and listed in ``missing``. This is what a
     Ray Tune trial calls; ``gdt-flow evaluate`` fans the same per-target step out on actors.
@@ -415,8 +418,11 @@ def evaluate_targets(
     write_manifest(spec, run_dir, present, missing, keys=keys)
     todo = [s for s in present if s not in finished]
     shared = _reusable_tracker(spec) if todo else None
-    records = [
-        finished.get(s) or evaluate_target(spec, s, run_dir, keys[s], shared, on_frame)
-        for s in present
-    ]
+    records = []
+    for s in present:
+        records.append(
+            finished.get(s) or evaluate_target(spec, s, run_dir, keys[s], shared, on_frame)
+        )
+        if on_record is not None:
+            on_record(records[-1])
     return EvaluationResult(run_dir, spec.name, records, resumed=sorted(finished), missing=missing)

@@ -89,13 +89,14 @@ def log_evaluation(
     parent_run_id: str | None = None,
     extra_tags: dict[str, str] | None = None,
     update_run_id: str | None = None,
+    step: int | None = None,
 ) -> str:
     """Log the evaluation in ``run_dir`` (scored by :mod:`workflows.evaluate.evaluation_summary`).
 
     ``update_run_id``: the run an earlier, partial attempt on the same directory logged
     (a resumed evaluation that re-ran its failed targets): that run is brought up to date --
-    tags, metrics at the next step, artifacts, status and end time -- instead of a second
-    run beside it; a run no longer on the server gets a new one.
+    tags, metrics at the next step (or at ``step``), artifacts, status and end time -- instead
+    of a second run beside it; a run no longer on the server gets a new one.
 
     Returns the MLflow run id, also stored in ``<run_dir>/mlflow_run.json``. Raises
     :class:`TrackingServerUnreachable` (or MLflow's own error) when logging fails; the
@@ -130,10 +131,12 @@ def log_evaluation(
         run = client.create_run(
             experiment_id, start_time=started, run_name=run_name or label, tags=tags
         )
-        run_id, step, logged_params = run.info.run_id, 0, {}
+        run_id, logged_params = run.info.run_id, {}
+        step = step or 0
     else:
         run_id, logged_params = earlier.info.run_id, earlier.data.params
-        step = len(client.get_metric_history(run_id, "targets_done"))
+        if step is None:
+            step = len(client.get_metric_history(run_id, "targets_done"))
         for key in earlier.data.tags:  # targets that failed then and are scored now
             if key.startswith("failed/") and key not in tags:
                 client.delete_tag(run_id, key)

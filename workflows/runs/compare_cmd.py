@@ -39,6 +39,7 @@ def compare(
         format_runs,
         resolve_run_id,
         search_runs,
+        stopped_summary,
         varying_config_keys,
         without_sweep_parents,
     )
@@ -69,6 +70,8 @@ def compare(
     if keys is None:
         keys = varying_config_keys(runs)
     click.echo(format_runs(runs, metric, keys))
+    if stopped_summary(runs):
+        click.echo(stopped_summary(runs))
     best = best_config(runs, metric, keys)
     if best is None:
         click.echo(f"no run has the metric '{metric}'")

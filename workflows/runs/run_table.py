@@ -18,6 +18,8 @@ from gdt_core.config import DEFAULT_CONFIG, load_config
 
 SCORES = ("auc", "precision", "fps")
 PARENT_TAG = "tags.mlflow.parentRunId"
+STATUS_TAG = "tags.gdt.status"  # "stopped": a sweep trial its scheduler stopped early
+STOPPED_AT_TAG = "tags.gdt.stopped_at"
 # What a run's score depends on besides the config: runs are compared only when these match.
 COMPARED_ON = {
     "tracker": "params.tracker",
@@ -58,6 +60,26 @@ def resolve_run_id(frame: pd.DataFrame, prefix: str) -> str:
     return ids[0]
 
 
+def stopped(frame: pd.DataFrame) -> pd.Series:
+    """Which runs are sweep trials stopped early (their scores cover part of the targets)."""
+    if STATUS_TAG not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame[STATUS_TAG] == "stopped"
+
+
+def stopped_summary(frame: pd.DataFrame) -> str:
+    """``N trial(s) stopped early: a after k targets, ...`` ('' when none was)."""
+    early = frame[stopped(frame)]
+    if early.empty:
+        return ""
+    counts = early[STOPPED_AT_TAG].astype(int).value_counts().sort_index()
+    rungs = ", ".join(f"{n} after {k} target{'s' * (k != 1)}" for k, n in counts.items())
+    return (
+        f"{len(early)} trial(s) stopped early by the scheduler: {rungs} (their scores are "
+        "partial: shown, never the best)"
+    )
+
+
 def sort_by(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Runs with ``metric`` first, best first; runs without it (failed, parents) after."""
     column = f"metrics.{metric}"
@@ -96,16 +118,16 @@ def _group(row: pd.Series) -> tuple[str, ...]:
 def best_config(frame: pd.DataFrame, metric: str, keys: Sequence[str]) -> dict[str, Any] | None:
     """The swept values and scores of the best run among comparable ones, or ``None``.
 
-    Only runs that scored ``metric`` and carry every key compete, and only within one group
-    of equal tracker, weights and targets (:data:`COMPARED_ON`; a CSRT run's score says
-    nothing about GDT's config): the group with the most such runs (ties: the better best).
-    ``compared`` says how many runs that was, and ``groups`` how many comparable groups there
-    were in all.
+    Only runs that scored ``metric`` on all their targets (not trials stopped early) and
+    carry every key compete, and only within one group of equal tracker, weights and
+    targets (:data:`COMPARED_ON`; a CSRT run's score says nothing about GDT's config): the
+    group with the most such runs (ties: the better best). ``compared`` says how many runs
+    that was, and ``groups`` how many comparable groups there were in all.
     """
     column = f"metrics.{metric}"
     if frame.empty or column not in frame:
         return None
-    ranked = sort_by(frame, metric)
+    ranked = sort_by(frame[~stopped(frame)], metric)
     ranked = ranked[ranked[column].notna()]
     for key in keys:
         name = f"params.{key}"
@@ -154,13 +176,15 @@ def format_runs(frame: pd.DataFrame, metric: str, keys: Sequence[str]) -> str:
     scores = [metric] + [m for m in SCORES if m != metric]
     header = ["run", "run_id", "status", *scores, "tracker", "weights", "targets", *keys]
     rows = [header]
-    for _, row in ranked.iterrows():
+    early = stopped(ranked)
+    for (_, row), cut in zip(ranked.iterrows(), early, strict=True):
         targets = row.get("params.num_sequences")
+        status = f"stopped@{row[STOPPED_AT_TAG]}" if cut else row.get("status")
         rows.append(
             [
                 _cell(row.get("tags.mlflow.runName")),
                 str(row["run_id"])[:12],
-                _cell(row.get("status")),
+                _cell(status),
                 *(_cell(row.get(f"metrics.{m}")) for m in scores),
                 _cell(row.get("params.tracker")),
                 _cell(row.get("params.weights"), 24),

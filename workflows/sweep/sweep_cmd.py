@@ -38,15 +38,39 @@ def _latest_sweep(storage: Path) -> Path:
 @click.option("--values", help="Comma-separated values replacing the single swept key's grid.")
 @click.option(
     "--search",
-    type=click.Choice(["grid", "random"]),
+    type=click.Choice(["grid", "random", "optuna"]),
     default="grid",
     show_default=True,
-    help="grid: every combination of the grids; random: --num-samples draws of the samplers.",
+    help="grid: every combination of the grids; random: --num-samples draws of the samplers; "
+    "optuna: --num-samples trials suggested by Optuna's TPE within the samplers' ranges.",
 )
 @click.option(
     "--num-samples",
     type=click.IntRange(1),
-    help=f"Random: trials (default {RANDOM_SAMPLES}); grid: passes over the grid (default 1).",
+    help=f"Random, optuna: trials (default {RANDOM_SAMPLES}); grid: passes over the grid "
+    "(default 1).",
+)
+@click.option(
+    "--scheduler",
+    type=click.Choice(["none", "asha"]),
+    default="none",
+    show_default=True,
+    help="asha: Tune's ASHA stops the trials that score low after --grace-period targets "
+    "(then x --reduction-factor, ...); every trial scores the targets in one shuffled order.",
+)
+@click.option(
+    "--grace-period",
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="asha: targets a trial is scored on before it can be stopped.",
+)
+@click.option(
+    "--reduction-factor",
+    type=click.FloatRange(1.0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="asha: the rungs' spacing (x this many targets) and the share kept at each (1/this).",
 )
 @click.option(
     "--metric",
@@ -97,6 +121,9 @@ def sweep(
     values: str | None,
     search: str,
     num_samples: int | None,
+    scheduler: str,
+    grace_period: int,
+    reduction_factor: float,
     metric: str,
     otb_root: str | None,
     anno_dir: str | None,
@@ -121,7 +148,7 @@ def sweep(
     from workflows.ray_runtime import init_ray, keep_ray_logs
     from workflows.runs.mlflow_store import TrackingServerUnreachable
     from workflows.runs.mlflow_urls import compare_url, ui_base, where_to_look
-    from workflows.runs.run_table import format_best, format_runs, search_runs
+    from workflows.runs.run_table import format_best, format_runs, search_runs, stopped_summary
     from workflows.sweep.sweep_setup import SweepSetupError, new_sweep_context
     from workflows.sweep.tune_sweep import (
         SWEEP_JSON,
@@ -164,6 +191,9 @@ def sweep(
                 params=params,
                 values=values,
                 search=search,
+                scheduler=scheduler,
+                grace_period=grace_period,
+                reduction_factor=reduction_factor,
                 num_samples=num_samples or (1 if search == "grid" else RANDOM_SAMPLES),
                 metric=metric,
                 experiment_dir=experiment_dir,
@@ -204,9 +234,12 @@ def sweep(
     runs = search_runs(context.tracking_uri, [context.experiment_id], context.parent_run_id)
     click.echo(format_runs(runs, context.metric, context.keys))
     click.echo(
-        f"trials: {outcome.finished} finished, {outcome.failed} failed, "
-        f"{outcome.unfinished} unfinished"
+        f"trials: {outcome.finished} finished, {outcome.stopped} stopped early, "
+        f"{outcome.failed} failed, {outcome.unfinished} unfinished"
     )
+    stopped = stopped_summary(runs)
+    if stopped:
+        click.echo(stopped)
     if best is not None:
         click.echo(format_best(best, context.metric))
     if not runs.empty:

@@ -14,8 +14,17 @@ from gdt_core.network.network import WeightsError
 from workflows.evaluate.evaluation import missing_targets
 from workflows.pretrain.weights import gdt_weights, resolve_weights
 from workflows.runs.mlflow_store import check_reachable, ensure_experiment, resolve_tracking_uri
-from workflows.sweep.sweep_space import resolve_space
+from workflows.sweep.sweep_space import check_ranges, resolve_space
 from workflows.sweep.tune_sweep import SweepContext
+
+
+def target_order(targets: list[str], seed: int) -> list[str]:
+    """The order every trial of a sweep evaluates its targets in: shuffled with ``seed``,
+    so that trials stopped after k targets (``--scheduler asha``) were scored on the same k
+    and those k are no particular subset of the list."""
+    import numpy as np
+
+    return [targets[i] for i in np.random.default_rng(seed).permutation(len(targets))]
 
 
 class SweepSetupError(ValueError):
@@ -28,6 +37,9 @@ def new_sweep_context(
     params: tuple[str, ...],
     values: str | None,
     search: str,
+    scheduler: str = "none",
+    grace_period: int = 1,
+    reduction_factor: float = 2.0,
     num_samples: int,
     metric: str,
     experiment_dir: Path,
@@ -49,6 +61,7 @@ def new_sweep_context(
 
     try:
         space = resolve_space(params, cfg, values)
+        check_ranges(space, search)
         targets = sequence_names(sequences, load_table(sequence_table))
     except (ConfigError, OTBDataError) as exc:
         raise SweepSetupError(str(exc)) from None
@@ -57,6 +70,12 @@ def new_sweep_context(
         raise SweepSetupError(f"none of the targets is under {otb_root}: {', '.join(missing)}")
     if missing:
         warn(f"not under {otb_root}, skipped: {', '.join(missing)}")
+    present = target_order([t for t in targets if t not in missing], cfg.seed)
+    if scheduler == "asha" and grace_period > len(present):
+        raise SweepSetupError(
+            f"--grace-period {grace_period}: more than the sweep's {len(present)} target(s); "
+            "a trial is judged after at most that many"
+        )
     tracking_uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
     check_reachable(tracking_uri)
     weights = gdt_weights(weights, tracker)
@@ -78,7 +97,7 @@ def new_sweep_context(
         num_samples=num_samples,
         space=[dataclasses.asdict(p) for p in space],
         config=cfg.to_dict(),
-        targets=[t for t in targets if t not in missing],
+        targets=present,
         otb_root=str(Path(otb_root).resolve()),
         tracker=tracker,
         weights_uri=weights_uri,
@@ -86,6 +105,10 @@ def new_sweep_context(
         sequence_table=str(Path(sequence_table).resolve()) if sequence_table else None,
         anno_dir=str(Path(anno_dir).resolve()) if anno_dir else None,
         trial_resources=resources,
+        scheduler=scheduler,
+        grace_period=grace_period,
+        reduction_factor=reduction_factor,
+        order_seed=cfg.seed,
     )
     say(f"sweep {context.name}: {context.trials} trial(s) over {context.keys}")
     return context

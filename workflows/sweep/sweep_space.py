@@ -6,9 +6,10 @@ A space file maps dotted config keys to a spec::
       grid: [0.8, 0.9, 0.95, 0.99]   # the values of --search grid
       uniform: [0.8, 0.99]           # optional: the sampler of --search random
 
-Samplers (``--search random``): ``uniform: [lo, hi]``, ``loguniform: [lo, hi]``,
-``randint: [lo, hi]`` (both ends included) or ``choice: [a, b, ...]``; a key without one is
-drawn from its grid. Values are checked against the config by each trial (a value out of
+Samplers (``--search random``, and the ranges of ``--search optuna``, Optuna's TPE):
+``uniform: [lo, hi]``, ``loguniform: [lo, hi]``, ``randint: [lo, hi]`` (both ends included)
+or ``choice: [a, b, ...]``; for random search a key without one is drawn from its grid, TPE
+needs one for every key. Values are checked against the config by each trial (a value out of
 range fails that trial, recorded in Tune and MLflow, and the sweep goes on); keys are checked
 here, before anything starts.
 """
@@ -26,7 +27,7 @@ from gdt_core.config import CONFIG_DIR, Config, ConfigError
 
 SWEEPS_DIR = CONFIG_DIR / "sweeps"
 SAMPLERS = ("uniform", "loguniform", "randint", "choice")
-SEARCHES = ("grid", "random")
+SEARCHES = ("grid", "random", "optuna")
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,19 @@ def resolve_space(
     return params
 
 
+def check_ranges(params: Iterable[ParamSpace], search: str) -> None:
+    """``--search optuna`` needs a range (a sampler) for every key: a :class:`ConfigError`
+    naming the first key without one."""
+    if search != "optuna":
+        return
+    for p in params:
+        if not p.sampler:
+            raise ConfigError(
+                f"--search optuna: '{p.key}' has a grid but no range; give it one of "
+                f"{', '.join(SAMPLERS)} in its space file (configs/sweeps/*.yaml shows how)"
+            )
+
+
 def grid_size(params: Iterable[ParamSpace]) -> int:
     """Trials of one pass over the joint grid (the product of the grids' lengths)."""
     size = 1
@@ -180,7 +194,8 @@ def grid_size(params: Iterable[ParamSpace]) -> int:
 
 
 def tune_space(params: Iterable[ParamSpace], search: str) -> dict[str, Any]:
-    """The Tune ``param_space``: grid searches (cartesian product) or samplers."""
+    """The Tune ``param_space``: grid searches (cartesian product) or samplers (random
+    search draws from them; Optuna's TPE takes them as its ranges)."""
     from ray import tune
 
     if search not in SEARCHES:

@@ -2,9 +2,15 @@
 
 The driver opens the sweep's parent MLflow run and keeps it active; every Tune trial evaluates
 the chosen targets with its config overrides
-(:func:`workflows.evaluate.evaluation.evaluate_targets`) and logs that evaluation as a child run
-exactly as ``gdt-flow evaluate`` logs one
-(:func:`workflows.evaluate.evaluation_mlflow.log_evaluation`), tagged with the trial. Trials run in
+(:func:`workflows.evaluate.evaluation.evaluate_targets`), in the sweep's one shuffled order, and
+reports as it goes: after each target its running ``auc`` and ``precision`` (``targets_done``
+= k) to Tune and, at step k, on its child run; at the end it logs the whole evaluation on that
+child exactly as ``gdt-flow evaluate`` logs one
+(:func:`workflows.evaluate.evaluation_mlflow.log_evaluation`). Searches: grid, random, or
+Optuna's TPE (``--search optuna``) over the same spaces; ``--scheduler asha`` lets Tune's ASHA
+stop trials after a rung of targets (``grace_period`` x ``reduction_factor``^i), and the
+driver marks their child runs ``gdt.status=stopped`` with the rung they reached
+(``gdt.stopped_at``): they never compete for best. Trials run in
 other processes and working directories, so they receive absolute paths, the absolute tracking URI,
 the experiment id and the parent run id (:class:`SweepContext`); they never create experiments.
 
@@ -36,6 +42,9 @@ EVALUATIONS_DIR = "evaluations"
 TAG_SWEEP = "gdt.sweep"
 TAG_TRIAL = "gdt.trial_id"
 TAG_ERROR = "gdt.error"
+TAG_STATUS = "gdt.status"
+TAG_STOPPED_AT = "gdt.stopped_at"  # targets a stopped trial was scored on
+TIME_ATTR = "targets_done"  # ASHA's clock: the targets a trial has been scored on
 MAX_TAG = 5000
 
 
@@ -61,6 +70,10 @@ class SweepContext:
     sequence_table: str | None = None  # absolute
     anno_dir: str | None = None  # absolute
     trial_resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1.0})
+    scheduler: str = "none"  # or asha
+    grace_period: int = 1  # asha: targets before a trial can be stopped
+    reduction_factor: float = 2.0  # asha
+    order_seed: int | None = None  # the seed that shuffled ``targets``
 
     @property
     def keys(self) -> list[str]:
@@ -76,7 +89,7 @@ class SweepContext:
     @property
     def trials(self) -> int:
         """Trials of the whole sweep: every grid point ``num_samples`` times, or
-        ``num_samples`` random draws."""
+        ``num_samples`` random draws or TPE suggestions."""
         per_pass = grid_size(self.params) if self.search == "grid" else 1
         return per_pass * self.num_samples
 
@@ -107,31 +120,30 @@ def _trial_identity() -> tuple[str, str]:
     return context.get_trial_id(), context.get_trial_name()
 
 
-def _record_failed_trial(
-    context: SweepContext,
-    trial_id: str,
-    trial_name: str,
-    overrides: dict,
-    failure: tuple[str, str],
-    started_ms: int,
-) -> None:
-    """A FAILED child run holding the trial's overrides and its error (tag + artifact),
-    spanning the trial's real time: from ``started_ms`` to now."""
+def _open_child_run(
+    context: SweepContext, trial_id: str, trial_name: str, overrides: dict[str, Any]
+) -> str:
+    """The trial's child run, RUNNING from its start, its overrides as params: its scores
+    come step by step (``targets_done``), its evaluation at the end."""
+    from mlflow import MlflowClient
+
+    from workflows.runs.mlflow_store import log_params
+
+    client = MlflowClient(tracking_uri=context.tracking_uri)
+    tags = {"mlflow.parentRunId": context.parent_run_id, TAG_SWEEP: context.name}
+    run = client.create_run(
+        context.experiment_id, run_name=trial_name, tags={**tags, TAG_TRIAL: trial_id}
+    )
+    log_params(client, run.info.run_id, overrides)
+    return run.info.run_id
+
+
+def _record_failed_trial(context: SweepContext, run_id: str, failure: tuple[str, str]) -> None:
+    """The trial's child run ends FAILED, its error as tag and artifact (``error.txt``)."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=context.tracking_uri)
-    tags = {
-        "mlflow.parentRunId": context.parent_run_id,
-        TAG_SWEEP: context.name,
-        TAG_TRIAL: trial_id,
-        TAG_ERROR: failure[0][:MAX_TAG],
-    }
-    run = client.create_run(
-        context.experiment_id, start_time=started_ms, run_name=trial_name, tags=tags
-    )
-    run_id = run.info.run_id
-    for key, value in overrides.items():
-        client.log_param(run_id, key, str(value))
+    client.set_tag(run_id, TAG_ERROR, failure[0][:MAX_TAG])
     client.log_text(run_id, failure[1], "error.txt")
     client.set_terminated(run_id, status="FAILED")
 
@@ -162,23 +174,47 @@ def _rename_run(context: SweepContext, run_id: str, name: str) -> None:
 
 
 def run_trial(params: dict[str, Any], context: SweepContext) -> None:
-    """The Tune trainable: evaluate with this trial's overrides, log a child run, report.
+    """The Tune trainable: evaluate with this trial's overrides, reporting as it goes.
 
-    Reports ``auc``, ``precision``, ``fps`` and the child's ``mlflow_run_id``. An invalid
-    override, or an evaluation in which no target finished, fails the trial.
+    After each target k (the sweep's order) it reports the running ``auc`` and ``precision``
+    with ``targets_done`` = k to Tune, which may stop it there (``--scheduler asha``: Tune
+    then ends this function at that report), and logs them at step k on its child run; after
+    the last it logs the whole evaluation on that run and reports the final scores, ``fps``
+    and the child's ``mlflow_run_id``. An invalid override, or an evaluation in which no
+    target finished, fails the trial.
     """
+    import numpy as np
+    from mlflow import MlflowClient
     from ray import tune
 
-    from workflows.evaluate.evaluation import evaluate_targets
+    from workflows.evaluate.evaluation import TargetRecord, evaluate_targets
     from workflows.evaluate.evaluation_mlflow import log_evaluation, logged_run
     from workflows.evaluate.evaluation_summary import summarize_run
     from workflows.pretrain.weights import resolve_weights
+    from workflows.runs.mlflow_store import log_metrics
 
     trial_id, trial_name = _trial_identity()
     overrides = {key: params[key] for key in context.keys}
     run_dir = Path(context.experiment_dir) / EVALUATIONS_DIR / trial_id
     _clear_earlier_attempts(context, trial_id)
-    started_ms = int(time.time() * 1000)
+    # a trial logged whole before an interruption keeps its run and is not logged twice
+    logged = logged_run(run_dir, context.tracking_uri)
+    run_id = logged or _open_child_run(context, trial_id, trial_name, overrides)
+    client = MlflowClient(tracking_uri=context.tracking_uri)
+    total = len(context.targets)
+    records: list[TargetRecord] = []
+
+    def running(record: TargetRecord) -> None:
+        records.append(record)
+        done = [r for r in records if r.done]
+        scores = {m: float(np.mean([getattr(r, m) for r in done])) if done else 0.0
+                  for m in ("auc", "precision")}  # fmt: skip
+        if len(records) == total:  # the last step comes with the whole evaluation
+            return
+        if done and logged is None:
+            log_metrics(client, run_id, scores, step=len(records))
+        tune.report({**scores, TIME_ATTR: len(records), "mlflow_run_id": run_id})
+
     try:
         cfg = context.base_config().replace(overrides)
         local = Path(context.weights_path) if context.weights_path else None
@@ -194,36 +230,38 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
             anno_dir=context.anno_dir,
             weights_uri=context.weights_uri,
             sequence_table=context.sequence_table,
+            on_record=running,
         )
         if not result.done:
             errors = "; ".join(f"{r.sequence}: {r.error}" for r in result.failed)
             raise RuntimeError(f"no target finished ({errors or 'no target present'})")
-        # a trial logged before an interruption is not logged twice
-        run_id = logged_run(run_dir, context.tracking_uri)
-        if run_id is None:
+        if logged is None:
             summarize_run(run_dir, compare_with=[])
-            tags = {TAG_SWEEP: context.name, TAG_TRIAL: trial_id}
-            run_id = log_evaluation(
+            log_evaluation(
                 run_dir,
                 context.tracking_uri,
                 context.experiment_id,
                 run_name=trial_name,
                 parent_run_id=context.parent_run_id,
-                extra_tags=tags,
+                extra_tags={TAG_SWEEP: context.name, TAG_TRIAL: trial_id},
+                update_run_id=run_id,
+                step=len(records),
             )
         # the runs table's first column shows the swept values and the score without any
         # column set up in the browser (MLflow keeps that choice per browser, not per run)
         score = result.auc if context.metric == "auc" else result.precision
         _rename_run(context, run_id, f"{trial_name} {context.metric}={score:.3f}")
     except Exception as exc:
-        failure = (f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        _record_failed_trial(context, trial_id, trial_name, overrides, failure, started_ms)
+        _record_failed_trial(
+            context, run_id, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        )
         raise
     tune.report(
         {
             "auc": result.auc,
             "precision": result.precision,
             "fps": result.fps,
+            TIME_ATTR: len(records),
             "mlflow_run_id": run_id,
         }
     )
@@ -247,33 +285,85 @@ def _trainable(context: SweepContext) -> Any:
 
 @dataclass
 class SweepOutcome:
-    """What one ``fit`` left: trials finished, failed and not finished (interrupted)."""
+    """What one ``fit`` left: trials finished, stopped early by the scheduler, failed and
+    not finished (interrupted)."""
 
     context: SweepContext
     finished: int
     failed: int
     unfinished: int
+    stopped: int = 0  # by the scheduler, early (their scores are partial)
 
     @property
     def interrupted(self) -> bool:
         return self.unfinished > 0
 
 
-def _trial_lines(metric: str):
-    """A Tune callback printing one line per ended trial: its swept values and ``metric``,
-    or its error (the sweep's progress without Tune's tables)."""
+def _trial_lines(context: SweepContext):
+    """A Tune callback printing one line per ended trial (its swept values and score, or its
+    error: the sweep's progress without Tune's tables) and marking the child run of a trial
+    stopped early (``gdt.status=stopped``, ``gdt.stopped_at`` = targets scored; FINISHED:
+    a stopped trial ended as its scheduler meant it to)."""
     from ray import tune
+
+    metric, total = context.metric, len(context.targets)
 
     class TrialLines(tune.Callback):
         def on_trial_complete(self, iteration, trials, trial, **info):  # noqa: ANN001
-            score = (trial.last_result or {}).get(metric)
+            result = trial.last_result or {}
+            score = result.get(metric)
             shown = f"{metric} {score:.4f}" if isinstance(score, float) else "no score"
+            reached = result.get(TIME_ATTR, total)
+            if reached < total:
+                shown += f" after {reached} of {total} targets: stopped"
+                _mark_stopped(context, result.get("mlflow_run_id"), trial, reached, score)
             print(f"trial {trial.trial_id} {trial.config}: {shown}", flush=True)
 
         def on_trial_error(self, iteration, trials, trial, **info):  # noqa: ANN001
             print(f"trial {trial.trial_id} {trial.config}: FAILED", flush=True)
 
     return TrialLines()
+
+
+def _mark_stopped(
+    context: SweepContext, run_id: str | None, trial: Any, reached: int, score: Any
+) -> None:
+    """The child run of a trial the scheduler stopped after ``reached`` targets."""
+    if not run_id:
+        return
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=context.tracking_uri)
+    client.set_tag(run_id, TAG_STATUS, "stopped")
+    client.set_tag(run_id, TAG_STOPPED_AT, str(reached))
+    partial = f" {context.metric}={score:.3f}" if isinstance(score, float) else ""
+    name = f"{trial_name(trial)}{partial} stopped at {reached}/{len(context.targets)}"
+    client.update_run(run_id, name=name)
+    client.set_terminated(run_id, status="FINISHED")
+
+
+def _search(context: SweepContext, max_concurrent: int | None, seed: int) -> tuple[Any, Any]:
+    """Tune's search algorithm for ``context.search`` and the scheduler of
+    ``context.scheduler`` (``None``: every trial runs to its end)."""
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    if context.search == "optuna":  # TPE over the spaces' ranges, seeded
+        search: Any = OptunaSearch(seed=seed)
+        if max_concurrent:
+            search = ConcurrencyLimiter(search, max_concurrent=max_concurrent)
+    else:  # the generator's own limit: Tune ignores max_concurrent_trials for it
+        search = BasicVariantGenerator(random_state=seed, max_concurrent=max_concurrent or 0)
+    scheduler = None
+    if context.scheduler == "asha":
+        scheduler = ASHAScheduler(
+            time_attr=TIME_ATTR,
+            max_t=len(context.targets),
+            grace_period=context.grace_period,
+            reduction_factor=context.reduction_factor,
+        )
+    return search, scheduler
 
 
 def run_tuner(
@@ -287,16 +377,25 @@ def run_tuner(
 ) -> SweepOutcome:
     """Run (or restore and continue) the Tune experiment of ``context``; Ray must be up."""
     from ray import tune
-    from ray.tune.search import BasicVariantGenerator
 
     experiment_dir = Path(context.experiment_dir)
     if not verbose():  # Tune's new output prints its banner even at verbose=0; the old one
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # is silent there
-    if resume:
+    run_config = tune.RunConfig(
+        name=context.name,
+        storage_path=str(experiment_dir.parent),
+        failure_config=tune.FailureConfig(max_failures=max_failures),
+        verbose=1 if verbose() else 0,  # Tune's status tables only with --verbose
+        callbacks=[_trial_lines(context)],
+    )
+    if resume:  # the searcher's and the scheduler's state come back with the experiment
         tuner = tune.Tuner.restore(
-            str(experiment_dir), trainable=_trainable(context), restart_errored=retry_failed
+            str(experiment_dir),
+            trainable=_trainable(context),
+            restart_errored=retry_failed,
         )
     else:
+        search, scheduler = _search(context, max_concurrent, seed)
         tuner = tune.Tuner(
             _trainable(context),
             param_space=tune_space(context.params, context.search),
@@ -304,27 +403,21 @@ def run_tuner(
                 metric=context.metric,
                 mode="max",
                 num_samples=context.num_samples,
-                # the generator's own limit: Tune ignores max_concurrent_trials for it
-                search_alg=BasicVariantGenerator(
-                    random_state=seed, max_concurrent=max_concurrent or 0
-                ),
+                search_alg=search,
+                scheduler=scheduler,
                 reuse_actors=True,  # one process imports torch/MLflow once for many trials
                 trial_name_creator=trial_name,
             ),
-            run_config=tune.RunConfig(
-                name=context.name,
-                storage_path=str(experiment_dir.parent),
-                failure_config=tune.FailureConfig(max_failures=max_failures),
-                verbose=1 if verbose() else 0,  # Tune's status tables only with --verbose
-                callbacks=[_trial_lines(context.metric)],
-            ),
+            run_config=run_config,
         )
     results = tuner.fit()
     failed = sum(1 for r in results if r.error is not None)
-    finished = sum(1 for r in results if r.error is None and context.metric in (r.metrics or {}))
+    complete = [r for r in results if r.error is None and context.metric in (r.metrics or {})]
+    stopped = sum(1 for r in complete if r.metrics.get(TIME_ATTR, 0) < len(context.targets))
+    finished = len(complete) - stopped
     # counted against the sweep's size: an interrupt can come before Tune created every trial
-    unfinished = max(context.trials, len(results)) - finished - failed
-    return SweepOutcome(context, finished, failed, unfinished)
+    unfinished = max(context.trials, len(results)) - finished - stopped - failed
+    return SweepOutcome(context, finished, failed, unfinished, stopped)
 
 
 def can_resume(experiment_dir: str | Path) -> bool:
@@ -360,6 +453,10 @@ def open_parent_run(context: SweepContext) -> str:
         "sweep.metric": context.metric,
         "sweep.search": context.search,
         "sweep.num_samples": str(context.num_samples),
+        "sweep.scheduler": context.scheduler,
+        "sweep.grace_period": str(context.grace_period),
+        "sweep.reduction_factor": str(context.reduction_factor),
+        "sweep.order_seed": str(context.order_seed),
         "sweep.tracker": context.tracker,
         "sweep.sequences": ",".join(context.targets),
         "sweep.weights": weights_label(
@@ -417,6 +514,7 @@ def finish_sweep(context: SweepContext, outcome: SweepOutcome) -> dict[str, Any]
     now = int(time.time() * 1000)
     counts = {
         "trials_finished": outcome.finished,
+        "trials_stopped": outcome.stopped,
         "trials_failed": outcome.failed,
         "trials_unfinished": outcome.unfinished,
     }
@@ -441,6 +539,7 @@ def finish_sweep(context: SweepContext, outcome: SweepOutcome) -> dict[str, Any]
             (Path(tmp) / "best_config.json").write_text(json.dumps(best, indent=1))
             client.log_artifact(parent, str(Path(tmp) / "best_config.json"))
         wanted = ["tags.mlflow.runName", "run_id", "status", f"tags.{TAG_TRIAL}"]
+        wanted += [f"tags.{TAG_STATUS}", f"tags.{TAG_STOPPED_AT}"]
         wanted += [f"metrics.{m}" for m in ("auc", "precision", "fps")]
         wanted += [f"params.{k}" for k in context.keys] + [f"tags.{TAG_ERROR}"]
         runs[[c for c in wanted if c in runs]].to_csv(Path(tmp) / "trials.csv", index=False)
