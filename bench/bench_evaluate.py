@@ -1,4 +1,4 @@
-"""Wall time of one OTB evaluation on Ray with 1 and 2 tracking actors (issue 5).
+"""Wall time of one OTB evaluation on Ray with 1 and 2 tracking actors.
 
 ``python -m bench.bench_evaluate [--otb-root ../shared/data/otb] [--tracker csrt]
 [--config configs/demo.yaml] [--set key=value ...] [--actors 1 2]`` evaluates the 9 shared
@@ -9,7 +9,7 @@ time, the actors' CPU share (CPU seconds / wall seconds while tracking: 1.0 = ea
 core to itself; less = other processes competed for the cores), the speed-up over 1 actor,
 and each actor's start-up overhead (creation -> ready: worker process, imports, tracker
 construction and weights), with the machine's load average before and after. Ray itself is
-started and its workers warmed up before timing. Targets (issue 5): >= 1.8x at 2 actors,
+started and its workers warmed up before timing. Targets: >= 1.8x at 2 actors,
 <= 2 s start-up. The default tracker is OpenCV's CSRT (~45 frames/s here): the fan-out is
 what is measured, and GDT with the paper's sizes would take many minutes per run on 2 cores;
 ``--tracker gdt --config configs/demo.yaml --targets ...`` measures GDT itself.

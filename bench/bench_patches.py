@@ -1,4 +1,4 @@
-"""Objectness-patch building throughput with 1 and 2 shards at once (issue 4).
+"""Objectness-patch building throughput with 1 and 2 shards at once.
 
 ``python -m bench.bench_patches [--images 300] [--patches 6000] [--shards 16]`` generates a
 synthetic DET set (VOC format), builds the same patch set with at most 1 and then 2 Ray

@@ -15,7 +15,8 @@ the CPU's threads. The published per-frame results in ``--published`` (default
 the same frames. Scores are the benchmark's (:mod:`gdt_core.metrics.ope`): per target, per
 OTB attribute and overall AUC / precision@20, each the mean over seeds with its spread
 (population standard deviation, and the range of the overall AUC), and frames/s (init
-included, per tracker over all its frames). ``--json FILE`` writes everything, per seed.
+included, per tracker over all its frames). ``--json FILE`` writes everything, per seed;
+``--markdown FILE`` the tables as the docs show them.
 """
 
 from __future__ import annotations
@@ -171,6 +172,34 @@ def print_tables(report: dict) -> None:
             print(f"{attr:<11}{counts[attr]:>8}{cells}")
 
 
+def markdown_tables(report: dict) -> str:
+    """The report's tables in Markdown (per target, overall with frames/s, per attribute),
+    as the docs show them: AUC (± std over seeds) / P@20 per cell."""
+    trackers = report["trackers"]
+    labels = list(trackers)
+
+    def cell(entry: dict, tracker: dict) -> str:
+        spread = f" ± {entry['auc_std']:.3f}" if len(tracker["seeds"]) > 1 else ""
+        return f"{entry['auc']:.3f}{spread} / {entry['precision']:.3f}"
+
+    lines = ["| target | frames | " + " | ".join(labels) + " |"]
+    lines.append("|---" * (len(labels) + 2) + "|")
+    for name, frames in report["frames"].items():
+        row = [cell(trackers[k]["sequences"][name], trackers[k]) for k in labels]
+        lines.append(f"| {name} | {frames} | " + " | ".join(row) + " |")
+    total = sum(report["frames"].values())
+    row = [f"**{cell(trackers[k], trackers[k])}**" for k in labels]
+    lines.append(f"| **all** | {total} | " + " | ".join(row) + " |")
+    rates = [f"{trackers[k]['fps']:.1f}" if trackers[k]["fps"] else "published" for k in labels]
+    lines.append("| frames/s | | " + " | ".join(rates) + " |")
+    lines += ["", "| attribute | targets | " + " | ".join(labels) + " |"]
+    lines.append("|---" * (len(labels) + 2) + "|")
+    for attr, n in report["attribute_targets"].items():
+        row = [cell(trackers[k]["attributes"][attr], trackers[k]) for k in labels]
+        lines.append(f"| {attr} | {n} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_target_arguments(parser)
@@ -183,6 +212,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2, help="worker processes")
     parser.add_argument("--published", default=str(DEFAULT_PUBLISHED), help="'' = none")
     parser.add_argument("--json", dest="json_out", help="write the whole report here")
+    parser.add_argument("--markdown", help="write the tables as Markdown here")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     return parser.parse_args(argv)
 
@@ -281,6 +311,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=1))
         print(f"wrote {args.json_out}")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_tables(report))
+        print(f"wrote {args.markdown}")
     return report
 
 

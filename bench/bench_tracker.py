@@ -1,4 +1,4 @@
-"""GDT's two candidate-feature paths and OpenCV's CSRT on the real OTB targets (issue 3).
+"""GDT's two candidate-feature paths and OpenCV's CSRT on the real OTB targets.
 
     python -m bench.bench_tracker [--otb-root ../shared/data/otb] [--max-frames N]
                                   [--paths crop,pooled] [--set key=value ...]

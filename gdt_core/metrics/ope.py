@@ -16,11 +16,9 @@ Result rows are scored as written, frame 1 included. As the published results ar
 NaN or zero-size result box is simply a failed frame (no carrying forward of the previous
 box), result rows past the ground truth are ignored, and missing trailing rows are failures
 (the denominator is always the ground-truth length). These choices reproduce the published
-results of ``../shared/data/otb-results`` (issue 2's table) to 0.001; two steps of the
-toolkit's ``calcSeqErrRobust`` do not: carrying the previous box over NaN / zero-size rows
-would give TLD an AUC of 0.407 instead of 0.366 (OAB's precision 0.507, not 0.506), and
-overwriting frame 1 with the ground truth would move CFWLB (whose files do not start at the
-ground truth) to 0.336 / 0.457.
+results of ``../shared/data/otb-results`` to 0.001 (``tests/test_ope.py``); two steps of the
+toolkit's ``calcSeqErrRobust`` do not: carrying the previous box over NaN / zero-size rows,
+and overwriting frame 1 with the ground truth (CFWLB's files do not start at it).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ class PooledRegion:
     box is read from the level nearest its width (in log scale), so the candidates of every
     scale are read with the same geometry, as the crop path reads them. With one level
     (``levels = [1]``) every box comes from the map scaled for the reference box: smaller
-    boxes read finer, larger ones coarser, which biased the scale choice (issue 18)."""
+    boxes read finer, larger ones coarser, which biases the scale choice."""
 
     def __init__(
         self,

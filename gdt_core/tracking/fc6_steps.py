@@ -3,8 +3,8 @@
 One stage-2 step changes fc6's weight by ``-lr g^T P`` (``g``: the loss gradient at fc6's
 outputs, ``P``: the frame's pool5 samples): rank <= the sample count, 16 by default. Writing it
 into the 4096 x 9216 weight reads and writes all 151 MB, whatever the rank, so one write of
-a high rank costs far less than several of low rank (measured: ``python -m bench.bench_fc6``,
-numbers in the README). We keep the
+a high rank costs far less than several of low rank (``python -m bench.bench_fc6``;
+docs/results.md). We keep the
 pending steps as ``U V`` (``U``: 4096 x r, ``V``: r x 9216), add their effect ``rows V^T U^T``
 to fc6's outputs and write ``W += U V`` once ``r`` reaches ``flush_rank``: the same weights and
 outputs as stepping at once, up to float rounding.

@@ -109,7 +109,7 @@ def sample_near_negatives(
     are the shifts and scales a candidate can take off the target (a box inside the target
     included): without them nothing in the Gaussians says that a box smaller or larger than
     the target is worse than the target; with more smaller than larger ones, larger boxes
-    win (issue 18). Fewer than ``n`` qualify only when ``max_iou`` and ``max_scale`` leave
+    win. Fewer than ``n`` qualify only when ``max_iou`` and ``max_scale`` leave
     nothing (then the rest are far boxes: caller's choice)."""
     box = as_boxes(box)[0]
     kept: list[np.ndarray] = []

@@ -16,14 +16,13 @@ update -- forward: score the candidate set X (eq. 4), take the arg-max (eq. 5; w
           (:class:`~gdt_core.tracking.fc6_steps.Fc6Steps`): between writes ``net.fc6.weight`` lacks
           the pending ones, whose effect every fc6 output of the tracker includes.
 
-Scale (issue 18): with ImageNet features the plain arg-max over 3 scales shrank the box
-frame after frame (Crossing 17 x 50 -> 2 x 6 px). Held fixed (gamma = 1, no stage 2) the
-model did not shrink it; stage 1 did: its positives are taken at the chosen box, so a box a
-step too small makes the positive Gaussian a box too small, and with far negatives only,
-nothing penalises boxes inside the target. Near negatives (shifted and scaled, IoU <= 0.5,
-:func:`~gdt_core.tracking.sampling.sample_near_negatives`), a variance floor that keeps eq. 3 from
-resting on a few near-constant attributes, the k-best mean and the damping each moved the
-AUC up; the README gives the numbers.
+Scale: with ImageNet features the plain arg-max over 3 scales shrinks the box frame after
+frame: stage 1's positives are taken at the chosen box, so a box a step too small makes the
+positive Gaussian a box too small, and with far negatives only nothing penalises boxes inside
+the target. Near negatives (shifted and scaled, IoU <= 0.5,
+:func:`~gdt_core.tracking.sampling.sample_near_negatives`), a variance floor that keeps eq. 3
+from resting on a few near-constant attributes, the k-best mean and the damping counter it
+(measured: docs/lab-notes/2026-12-02-tracking-quality.md).
 
 Ablations (Table 1): ``online.backprop=false`` ("no bp"), ``phase2.enabled=false``,
 ``network.feature=pretrained_fc7`` (the plain network's 4096-d fc7). Deterministic for

@@ -1,0 +1,117 @@
+"""Grid search against Optuna's TPE with ASHA's early stopping, with the same trial budget.
+
+    python -m bench.bench_sweep [--param gamma-scale] [--targets all] [--max-concurrent 2]
+                                [--grace-period 2] [--reduction-factor 2] [--json FILE]
+
+Runs two ``gdt-flow sweep`` commands over the same space (default ``configs/sweeps/
+gamma-scale.yaml``: γ x the pyramid's scale step, 3 x 3) on every target present in
+``--otb-root`` (default ``../shared/data/otb``), GDT with the ImageNet weights, one after the
+other in this machine's local Ray: the whole grid (``--search grid``), then as many trials
+suggested by Optuna's TPE and stopped early by ASHA (``--search optuna --scheduler asha``).
+Prints, per sweep: trials finished and stopped, target-frames tracked (each trial's scored
+targets' frames, from its evaluation folder), wall time, and the best configuration with its
+AUC over all targets; then the ratios of frames and of wall time. ``--json`` writes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_quality import DEFAULT_OTB, default_weights
+from gdt_core.data.otb import present_targets
+
+
+def _sweep(args: argparse.Namespace, work: Path, name: str, extra: list[str]) -> dict:
+    """One sweep through the CLI; what it tracked and found."""
+    import mlflow
+
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    targets = present_targets(args.otb_root)
+    command = [
+        str(Path(sys.executable).parent / "gdt-flow"), "sweep", "--param", args.param,
+        "--otb-root", str(args.otb_root), "--sequences", ",".join(targets),
+        "--storage", str(work / "sweeps"), "--name", name, "--tracking-uri", uri,
+        "--max-concurrent", str(args.max_concurrent), "--weights", str(args.weights), *extra,
+    ]  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{(done.stdout + done.stderr)[-4000:]}")
+    tracked = sum(  # each scored target's frames, over the trials
+        json.loads(record.read_text()).get("frames", 0)
+        for record in (work / "sweeps" / name / "evaluations").glob("*/targets/*.json")
+    )
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("gdt-flow").experiment_id
+    runs = client.search_runs([experiment], filter_string=f"tags.`gdt.sweep` = '{name}'")
+    parent = next(r for r in runs if "sweep.params" in r.data.params)
+    children = [r for r in runs if r.info.run_id != parent.info.run_id]
+    stopped = [c for c in children if c.data.tags.get("gdt.status") == "stopped"]
+    keys = parent.data.params["sweep.params"].split(",")
+    best = parent.data.tags.get("best.run_id")
+    return {
+        "trials": len(children),
+        "stopped": len(stopped),
+        "stopped_at": sorted(int(c.data.tags["gdt.stopped_at"]) for c in stopped),
+        "target_frames": tracked,
+        "wall_s": wall,
+        "best_auc": parent.data.metrics.get("best_auc"),
+        "best_config": {k: parent.data.tags.get(f"best.{k}") for k in keys},
+        "best_run": best,
+        "trial_aucs": sorted(
+            (round(c.data.metrics.get("auc", float("nan")), 4), c.info.run_name) for c in children
+        ),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--param", default="gamma-scale")
+    ap.add_argument("--otb-root", type=Path, default=DEFAULT_OTB)
+    ap.add_argument("--weights", default=None, help="GDT's weights (default: ImageNet)")
+    ap.add_argument("--max-concurrent", type=int, default=2)
+    ap.add_argument("--grace-period", type=int, default=2)
+    ap.add_argument("--reduction-factor", type=float, default=2.0)
+    ap.add_argument("--json", dest="json_out")
+    args = ap.parse_args()
+    args.weights = args.weights or default_weights()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        grid = _sweep(args, work, "grid", ["--search", "grid"])
+        asha = [
+            "--search", "optuna", "--num-samples", str(grid["trials"]), "--scheduler", "asha",
+            "--grace-period", str(args.grace_period),
+            "--reduction-factor", str(args.reduction_factor),
+        ]  # fmt: skip
+        tpe = _sweep(args, work, "optuna-asha", asha)
+    print(
+        f"space {args.param}, {len(present_targets(args.otb_root))} targets, weights "
+        f"{args.weights}; {time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    print(
+        f"{'sweep':<13}{'trials':>7}{'stopped':>8}{'target-frames':>14}{'wall min':>9}"
+        f"{'best AUC':>9}  best configuration"
+    )
+    for name, r in (("grid", grid), ("optuna+asha", tpe)):
+        print(
+            f"{name:<13}{r['trials']:>7}{r['stopped']:>8}{r['target_frames']:>14}"
+            f"{r['wall_s'] / 60:>9.1f}{r['best_auc']:>9.3f}  {r['best_config']}"
+        )
+    print(
+        f"optuna+asha / grid: frames {tpe['target_frames'] / grid['target_frames']:.2f}, "
+        f"wall {tpe['wall_s'] / grid['wall_s']:.2f}, "
+        f"best AUC {tpe['best_auc'] - grid['best_auc']:+.3f}"
+    )
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"grid": grid, "optuna_asha": tpe}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
