@@ -66,6 +66,9 @@ class ResidentPatchPool(SamplePool):
         and their labels (``device`` must be the pool's)."""
         if device is not None and torch.device(device) != self.device:
             raise ValueError(f"patches live on {self.device}, asked for {device}")
-        i = torch.from_numpy(np.asarray(idx, dtype=np.int64)).to(self.device, non_blocking=True)
+        i = torch.from_numpy(np.asarray(idx, dtype=np.int64))
+        if self.device.type == "cuda":  # from pinned memory the copy does not wait for the GPU
+            i = i.pin_memory()
+        i = i.to(self.device, non_blocking=True)
         rgb = self.images.index_select(0, i).permute(0, 3, 1, 2)  # channels-last strides
         return torch.addcmul(self._shift, rgb.float(), self._scale), self._labels[i]

@@ -169,8 +169,10 @@ class Phase1Training:
         loss.backward()
         self.opt.step()
         self.step += 1
-        n = torch.tensor(len(labels), dtype=torch.float64, device=self.device)
-        self._window += torch.stack([loss.detach().double() * n, correct.double(), n])
+        n = len(labels)  # a number, not a tensor: no copy to the device, no wait for it
+        self._window[0] += loss.detach().double() * n
+        self._window[1] += correct
+        self._window[2] += n
         return loss.detach()
 
     def run(self) -> Iterator[Due]:
