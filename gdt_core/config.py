@@ -159,7 +159,6 @@ class OnlineConfig:
     iterations_per_frame: int = _f(**_range(0))
     learning_rate: float = _f(**_range(0.0, lo_open=True))
     score_threshold: float = _f()
-    similarity: str = _f(**_choices("cosine"))
     similarity_threshold: float = _f(**_range(-1.0, 1.0))
 
 

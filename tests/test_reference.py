@@ -87,3 +87,20 @@ def test_deferred_learning_gives_the_boxes_of_learning_at_once(cfg, flush_rank):
 
 def test_reference_is_a_tracker_by_name(cfg):
     assert make_tracker("gdt-reference", cfg).name == "gdt-reference"
+
+
+def test_the_reference_stands_alone() -> None:
+    """reference.py reads top to bottom without tracker.py: it imports nothing from it and
+    inherits nothing (what both need lives in modules both import)."""
+    import ast
+    import inspect
+
+    from gdt_core.tracking import reference
+
+    tree = ast.parse(inspect.getsource(reference))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "gdt_core.tracking.tracker" not in imported
+    assert not issubclass(ReferenceGDTTracker, GDTTracker)

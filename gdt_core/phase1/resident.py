@@ -1,9 +1,10 @@
 """Phase-1 patches held decoded in the training device's memory (``phase1.resident``).
 
-Decoding a batch's JPEGs on the host is most of a GPU step (docs/phase1.md). Here every patch of a worker's share is decoded once, in chunks, into one uint8 tensor
-on the device (100k patches of 256 x 256 x 3: 19.7 GB); a batch is then an ``index_select``
-and the normalisation there, in the channels-last layout the convolutions run in. The values
-are those of :class:`~gdt_core.phase1.objectness.PatchPool`'s batches, exactly.
+Decoding a batch's JPEGs on the host is most of a GPU step (docs/phase1.md). Here every
+patch of a worker's share is decoded once, in chunks, into one uint8 tensor on the device
+(100k patches of 256 x 256 x 3: 19.7 GB); a batch is then an ``index_select`` and the
+normalisation there, in the channels-last layout the convolutions run in. The values are
+those of :class:`~gdt_core.phase1.objectness.PatchPool`'s batches, exactly.
 """
 
 from __future__ import annotations

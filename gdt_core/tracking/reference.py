@@ -1,32 +1,41 @@
 """GDT in the paper's order, without the speed machinery: start reading here.
 
-:class:`ReferenceGDTTracker` is section 3.3 as it reads. ``init``: sample around the given
-box, phase 2 (section 3.2) as plain ``torch.optim.SGD`` with momentum on the fc layers through
-autograd (:func:`plain_phase2`), then both Gaussians by maximum likelihood (eq. 3).
-``update``: score the candidate set X (eq. 4), take the new box (eq. 5, see
-:func:`~gdt_core.tracking.tracker.select_box`), decide the gate (section 4: S(x*) >= threshold and
-the similarity to the last updated frame), then at the end of the same frame stage 1 (eqs.
-6-7) on samples at the new box and, if the gate passed, stage 2 (eqs. 8-11), every fc6
-output recomputed from ``net.fc6.weight``.
+:class:`ReferenceGDTTracker` is section 3 as it reads, top to bottom:
 
-:class:`~gdt_core.tracking.tracker.GDTTracker` (the one the workflows run) gives the same boxes and
-scores (``tests/test_reference.py``) while it learns from frame t when frame t+1 arrives (one
-fc6 pass for both), keeps fc6's online steps low-rank until they are worth writing, and runs
-phase 2 in the span of the samples. The feature paths (crop or pooled) and the samplers are
-shared: this module is about the order of the learning, not how pool5 is read.
+``init`` (sections 3.2-3.3): sample positives around the given box and negatives away from
+it, phase 2 ("obj-specific") as plain ``torch.optim.SGD`` with momentum on the fc layers
+through autograd (:func:`plain_phase2`, eqs. 8-11 as its loss), then both Gaussians by
+maximum likelihood (eq. 3).
+
+``update`` (section 3.3, for every later frame): the candidate set X at 3 scales around the
+previous box, scored by eq. 4; the new box by eq. 5 (:func:`~gdt_core.tracking.box_choice.
+select_box`); section 4's gate (S(x*) >= threshold and the similarity to the last updated
+frame); then, at the end of the same frame, stage 1 (eqs. 6-7: new samples at the new box,
+their ML estimates blended in with γ) and, if the gate passed, stage 2 (eqs. 8-11: the
+Gaussians fixed, one SGD step of the fc layers), every fc6 output recomputed from
+``net.fc6.weight``.
+
+What it reads of a frame (the network, pool5 of boxes, the samples) is
+:mod:`gdt_core.tracking.frame_reader`'s, shared with :class:`gdt_core.tracking.tracker.GDTTracker`
+(the tracker the workflows run), which gives the same boxes and scores
+(``tests/test_reference.py``) with its speed machinery.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from gdt_core.config import Config
 from gdt_core.network.network import GDTNet
+from gdt_core.tracking.box_choice import first_box, select_box
 from gdt_core.tracking.finetune import bayes_loss, draw_batch, online_step
-from gdt_core.tracking.gaussian import fit_bayes_layer, update_bayes_layer
+from gdt_core.tracking.frame_reader import FrameReader, tracking_network
+from gdt_core.tracking.gaussian import BayesLayer, fit_bayes_layer, update_bayes_layer
 from gdt_core.tracking.sampling import sample_candidates
-from gdt_core.tracking.tracker import GDTTracker, select_box
+from gdt_core.tracking.update_gate import UpdateGate
 
 
 def plain_phase2(
@@ -60,38 +69,68 @@ def plain_phase2(
     return p2.max_iterations
 
 
-class ReferenceGDTTracker(GDTTracker):
+class ReferenceGDTTracker:
     """GDT with every step in the paper's order (see the module doc); slow, exact."""
 
     name = "gdt-reference"
 
-    def _finetune(self, p5: torch.Tensor, n_pos: int) -> torch.Tensor:
-        """Phase 2 as :func:`plain_phase2`; the samples' fc6 outputs from the tuned weight."""
-        self.phase2_iterations = plain_phase2(self.net, p5[:n_pos], p5[n_pos:], self.cfg, self._rng)
+    def __init__(self, config: Config, weights: str | Path | None = None) -> None:
+        self.cfg = config
+        self.net, self._initial_state = tracking_network(config, weights)
+        self.reader = FrameReader(config, self.net)
+        self.layer: BayesLayer | None = None
+        self.gate: UpdateGate | None = None
+        self.phase2_iterations = 0
+
+    @property
+    def online_updates(self) -> int:
+        """Frames whose stage 2 ran since ``init``."""
+        return self.gate.updates if self.gate is not None else 0
+
+    def init(self, image: np.ndarray, box: tuple[float, float, float, float]) -> None:
+        """Sections 3.2-3.3 on the first frame: samples, phase 2, the initial Gaussians."""
+        cfg, s = self.cfg, self.cfg.sampling
+        frame = self.reader.frame(image)
+        h, w = frame.shape[-2:]
+        target = first_box(box, w, h)
+        self.net.load_state_dict(self._initial_state)
+        self._rng = np.random.default_rng(cfg.seed)
+        n_pos, region = s.first_frame_positives, self.reader.region(target, target)
+        read = self.reader.pool5(frame, region, target)
+        p5 = self.reader.samples(
+            self._rng, read, target, n_pos, s.first_frame_negatives, (w, h), region
+        )
+        self.phase2_iterations = 0
+        if cfg.phase2.enabled and cfg.phase2.max_iterations > 0:  # phase 2, fc layers only
+            self.phase2_iterations = plain_phase2(self.net, p5[:n_pos], p5[n_pos:], cfg, self._rng)
         with torch.no_grad():
-            return self.net.fc6_out(p5)
+            x = self.net.fc(p5)
+        self.layer = fit_bayes_layer(x[:n_pos], x[n_pos:], cfg.gaussian.variance_floor)  # eq. 3
+        self.gate = UpdateGate(cfg.online, x[0])  # row 0 is the given box itself
+        self._box = target
 
     def update(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """Section 3.3 for one frame: forward (eqs. 4-5), stage 1 (eqs. 6-7), stage 2 (eqs.
         8-11) when the gate passes."""
-        if self.layer is None:
+        if self.layer is None or self.gate is None:
             raise RuntimeError("ReferenceGDTTracker.update() called before init()")
-        cfg, frame = self.cfg, self._frame(image)
-        c, s, o, g = cfg.candidates, cfg.sampling, cfg.online, cfg.gaussian
-        cands = sample_candidates(
-            self._rng, self._box, c.num_scales, c.scale_step, c.search_radius, c.positions_per_scale
-        )
+        cfg, frame = self.cfg, self.reader.frame(image)
+        s, o, g = cfg.sampling, cfg.online, cfg.gaussian
         size = (frame.shape[-1], frame.shape[-2])
-        region = self._region(self._box, cands)
-        read = self._reader(frame, region, self._box)
+        # forward: the candidate set X, scored (eq. 4); the new box (eq. 5)
+        cands = sample_candidates(self._rng, self._box, cfg.candidates)
+        region = self.reader.region(self._box, cands)
+        read = self.reader.pool5(frame, region, self._box)
         with torch.no_grad():
             x = self.net.fc(read(cands))
-            scores = self.layer.score(x)  # eq. 4
-        box, best = select_box(cands, scores, self._box, c, size)  # eq. 5
+            scores = self.layer.score(x)
+        box, best = select_box(cands, scores, self._box, cfg.candidates, size)
         score = float(scores[best])
-        learn = self._gate(x[best], score)  # section 4
-        # stage 1: samples at x*, ML estimates blended in (eqs. 6-7)
-        p5 = self._samples(read, box, s.num_positives, s.num_negatives, size, region)
+        learn = self.gate.passes(x[best], score)  # section 4
+        # stage 1: samples at x*, their ML estimates blended in (eqs. 6-7)
+        p5 = self.reader.samples(
+            self._rng, read, box, s.num_positives, s.num_negatives, size, region
+        )
         with torch.no_grad():
             xs = self.net.fc(p5)
         self.layer = update_bayes_layer(
@@ -102,7 +141,7 @@ class ReferenceGDTTracker(GDTTracker):
             g.eq7_form,
             g.variance_floor,
         )
-        # stage 2: the Gaussians fixed, fc layers stepped on eqs. 8-11
+        # stage 2: the Gaussians fixed, the fc layers stepped on eqs. 8-11
         for _ in range(o.iterations_per_frame if learn else 0):
             with torch.no_grad():
                 hidden = self.net.fc6_out(p5)

@@ -1,8 +1,7 @@
 """Sample boxes around the target (sections 3.2-3.3, section 4): all seeded by a numpy Generator.
 
 * positives: translated copies of the target with IoU >= ``min_iou`` (the target first); no
-  scale jitter (with ImageNet features, 9 OTB targets x 120 frames: AUC 0.435 with sizes
-  x [1/1.1, 1.1], 0.468 without);
+  scale jitter (it lowered the AUC: docs/lab-notes);
 * far negatives: same-size boxes whose centres lie ``min_dist``..``max_dist`` box sizes away,
   inside the frame's working region where one is given (:func:`working_region`);
 * near negatives (:func:`sample_near_negatives`): shifted *and scaled* boxes with a low IoU,
@@ -21,6 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from gdt_core.boxes import as_boxes, box_iou, centers
+from gdt_core.config import CandidatesConfig, SamplingConfig
+
+Bounds = tuple[float, float, float, float]  # (x0, y0, x1, y1)
 
 MIN_BOX_SIDE = 2.0  # a side below this cannot change by a whole pixel at any scale step
 _MAX_ROUNDS = 50
@@ -30,7 +32,7 @@ def _box_from(center: np.ndarray, size: np.ndarray) -> np.ndarray:
     return np.concatenate([center - size / 2, size], axis=-1)
 
 
-def _inside(boxes: np.ndarray, bounds: tuple[float, float, float, float] | None) -> np.ndarray:
+def _inside(boxes: np.ndarray, bounds: Bounds | None) -> np.ndarray:
     """Which ``boxes`` lie wholly inside ``bounds`` ``(x0, y0, x1, y1)`` (all when None)."""
     if bounds is None:
         return np.ones(len(boxes), dtype=bool)
@@ -66,20 +68,21 @@ def sample_far_negatives(
     rng: np.random.Generator,
     box: np.ndarray,
     n: int,
-    min_dist: float,
-    max_dist: float,
+    s: SamplingConfig,
     image_size: tuple[int, int],
-    bounds: tuple[float, float, float, float] | None = None,
+    bounds: Bounds | None = None,
 ) -> np.ndarray:
-    """``n`` boxes of ``box``'s size whose centres lie ``min_dist``..``max_dist`` box sizes
-    from its centre, measured per axis (offset ``r (w cos a, h sin a)``): any aspect ratio
-    then gives the same overlaps, IoU <= 0.14 at ``min_dist`` 0.75, and a tall pedestrian's
-    negatives stay as near sideways as a square target's. Preferred, in this order: boxes
+    """``n`` boxes of ``box``'s size whose centres lie ``s.negative_center_distance`` ..
+    ``s.negative_max_distance`` box sizes from its centre (section 3.2: "far"), measured per
+    axis (offset ``r (w cos a, h sin a)``): any aspect ratio then gives the same overlaps,
+    IoU <= 0.14 at a distance of 0.75, and a tall pedestrian's negatives stay as near
+    sideways as a square target's. Preferred, in this order: boxes
     inside ``bounds`` ``(x0, y0, x1, y1)`` (the frame's working region,
     :func:`working_region`) with their centre in the ``(width, height)`` image, boxes inside
     ``bounds``, boxes centred in the image."""
     box = as_boxes(box)[0]
     m = 16 * n
+    min_dist, max_dist = s.negative_center_distance, s.negative_max_distance
     radius = rng.uniform(min_dist, max(max_dist, min_dist), size=m)
     angle = rng.uniform(0, 2 * np.pi, size=m)
     unit = np.stack([np.cos(angle), np.sin(angle)], axis=1)
@@ -95,23 +98,27 @@ def sample_near_negatives(
     rng: np.random.Generator,
     box: np.ndarray,
     n: int,
-    max_iou: float,
-    max_scale: float,
-    bounds: tuple[float, float, float, float] | None = None,
-    max_shift: float = 1.0,
+    s: SamplingConfig,
+    bounds: Bounds | None = None,
 ) -> np.ndarray:
-    """``n`` boxes near ``box`` that are not it: sizes ``box``'s x ``[1/max_scale,
-    max_scale]`` (log-uniform, aspect kept), centres shifted up to ``max_shift`` box sizes
-    per axis (small: mostly the target's own centre at other scales), IoU
-    with ``box`` <= ``max_iou``, inside ``bounds`` ``(x0, y0, x1, y1)`` where given (a centre
-    that would put its box past ``bounds`` is moved in just enough, so that larger boxes are
-    not rejected more often than smaller ones: the sizes stay symmetric in log scale). These
+    """``n`` boxes near ``box`` that are not it: sizes ``box``'s x ``[1/scale, scale]``
+    (``s.near_negative_scale``; log-uniform, aspect kept), centres shifted up to
+    ``s.near_negative_shift`` box sizes per axis (small: mostly the target's own centre at
+    other scales), IoU with ``box`` <= ``s.near_negative_max_iou``, inside ``bounds`` ``(x0,
+    y0, x1, y1)`` where given (a centre that would put its box past ``bounds`` is moved in
+    just enough, so that larger boxes are not rejected more often than smaller ones: the
+    sizes stay symmetric in log scale). These
     are the shifts and scales a candidate can take off the target (a box inside the target
     included): without them nothing in the Gaussians says that a box smaller or larger than
     the target is worse than the target; with more smaller than larger ones, larger boxes
-    win. Fewer than ``n`` qualify only when ``max_iou`` and ``max_scale`` leave
-    nothing (then the rest are far boxes: caller's choice)."""
+    win. Fewer than ``n`` qualify only when the IoU bound and the scale leave nothing (then
+    the rest are far boxes: caller's choice)."""
     box = as_boxes(box)[0]
+    max_iou, max_scale, max_shift = (
+        s.near_negative_max_iou,
+        s.near_negative_scale,
+        s.near_negative_shift,
+    )
     kept: list[np.ndarray] = []
     count = 0
     for _ in range(_MAX_ROUNDS):
@@ -132,7 +139,7 @@ def sample_near_negatives(
 
 def working_region(
     box: np.ndarray, candidates: np.ndarray, positive_iou: float, max_dist: float
-) -> tuple[float, float, float, float]:
+) -> Bounds:
     """A frame's working region ``(x0, y0, x1, y1)``: every candidate, every positive that
     :func:`sample_positives` may draw around any of them, and the negative ring
     (``max_dist`` box sizes) around the previous ``box``. The pooled path convolves it once
@@ -167,20 +174,15 @@ def scale_factors(box: np.ndarray, num_scales: int, step: float) -> np.ndarray:
     return (1 + scale_step(box, step)) ** k[np.argsort(np.abs(k), kind="stable")]
 
 
-def sample_candidates(
-    rng: np.random.Generator,
-    box: np.ndarray,
-    num_scales: int,
-    step: float,
-    search_radius: float,
-    per_scale: int,
-) -> np.ndarray:
-    """The candidate set X (section 3.3): per scale, ``per_scale`` centres uniform in a disk of
-    radius ``search_radius`` x sqrt(w h) around the previous centre (the first one at it)."""
+def sample_candidates(rng: np.random.Generator, box: np.ndarray, c: CandidatesConfig) -> np.ndarray:
+    """The candidate set X (section 3.3): at each of ``c.num_scales`` scales (step
+    ``c.scale_step``, footnote 7), ``c.positions_per_scale`` centres uniform in a disk of
+    radius ``c.search_radius`` x sqrt(w h) around the previous centre (the first one at it)."""
     box = as_boxes(box)[0]
-    radius = search_radius * np.sqrt(box[2] * box[3])
+    radius = c.search_radius * np.sqrt(box[2] * box[3])
+    per_scale = c.positions_per_scale
     out = []
-    for factor in scale_factors(box, num_scales, step):
+    for factor in scale_factors(box, c.num_scales, c.scale_step):
         r = radius * np.sqrt(rng.uniform(0, 1, per_scale))
         angle = rng.uniform(0, 2 * np.pi, per_scale)
         offset = np.stack([np.cos(angle), np.sin(angle)], axis=1) * r[:, None]
