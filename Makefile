@@ -31,6 +31,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Each benchmark prints its own table. The tracker's runs every frame of the 9 shared OTB
 # targets with the default config (~40 min on 2 cores: the paper's crop path runs ~1 fps).

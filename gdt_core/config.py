@@ -326,7 +326,7 @@ def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
     kwargs = {}
     for name, f in fields.items():
         tp = hints[name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             kwargs[name] = _build(tp, data[name], f"{prefix}{name}.", source)
         else:
             kwargs[name] = _check_value(f"{prefix}{name}", data[name], tp, f.metadata, source)

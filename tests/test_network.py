@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -76,3 +78,25 @@ def test_without_the_private_torch_apis_the_results_are_the_same(monkeypatch):
     for a, b in zip(results[True], results[False], strict=True):
         assert torch.equal(a, b)
     assert results[False][0].tolist() == [1.0, 0.5, 0.0]
+
+
+def test_a_private_op_that_fails_falls_back_to_the_public_path(monkeypatch):
+    """A torch release that changes oneDNN's private linear: fc6_out says so once and goes on
+    through torch's public matmul, with the same values."""
+    if not network.HAS_ONEDNN_LINEAR:
+        pytest.skip("this torch build has no oneDNN linear: the public path is the only one")
+
+    def changed(*args):
+        raise TypeError("_linear_pointwise() takes 5 positional arguments but 6 were given")
+
+    monkeypatch.setattr(network, "linear_onednn", changed)
+    monkeypatch.setattr(network, "ONEDNN_FAILURES", [])
+    net, x = _net(), torch.rand(16, 9216)
+    with torch.no_grad(), pytest.warns(RuntimeWarning, match="takes 5 positional arguments"):
+        out = net.fc6_out(x)
+    torch.testing.assert_close(out, net.fc6(x), rtol=1e-5, atol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once: the next call goes straight to the fallback
+        with torch.no_grad():
+            torch.testing.assert_close(net.fc6_out(x), out)
+    assert len(network.ONEDNN_FAILURES) == 1

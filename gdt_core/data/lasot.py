@@ -20,6 +20,12 @@ from gdt_core.data.otb import OTBDataError, Sequence, read_ground_truth_file
 _NAME = re.compile(r"^(?P<category>.+)-(?P<index>\d+)$")
 
 
+def _name_parts(name: str) -> tuple[str, int] | None:
+    """``<class>-<n>`` as ``(class, n)``; ``None`` for another name."""
+    match = _NAME.match(name)
+    return (match["category"], int(match["index"])) if match else None
+
+
 class LaSOTDataError(ValueError):
     """Bad LaSOT input: an unknown sequence, missing or inconsistent files."""
 
@@ -41,7 +47,10 @@ class LaSOTSequence(Sequence):
 
     @property
     def category(self) -> str:
-        return _NAME.match(self.name)["category"]
+        parts = _name_parts(self.name)
+        if parts is None:
+            raise LaSOTDataError(f"{self.name!r} is not a LaSOT sequence name (<class>-<number>)")
+        return parts[0]
 
     @property
     def visible(self) -> np.ndarray:
@@ -71,8 +80,8 @@ def lasot_sequence_names(root: str | Path) -> list[str]:
         raise LaSOTDataError(f"{root}: LaSOT root folder not found")
     found = {p.parent.name for p in root.glob("*/groundtruth.txt")}
     found |= {p.parent.name for p in root.glob("*/*/groundtruth.txt")}
-    names = [n for n in found if _NAME.match(n)]
-    return sorted(names, key=lambda n: (_NAME.match(n)["category"], int(_NAME.match(n)["index"])))
+    parts = {n: p for n in found if (p := _name_parts(n)) is not None}
+    return sorted(parts, key=parts.__getitem__)
 
 
 def load_lasot_sequence(root: str | Path, name: str) -> LaSOTSequence:

@@ -8,6 +8,7 @@ read back with :func:`gdt_core.data.otb.load_sequence_dir`. Deterministic for a 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -118,7 +119,7 @@ def write_synthetic_otb_set(
     seed: int = 0,
     attributes: tuple[str, ...] = ("IV", "SV", "OCC", "DEF", "BC"),
     absent: tuple[str, ...] = (),
-    **sequence_options: object,
+    **sequence_options: Any,
 ) -> Path:
     """A generated OTB root: ``names`` as sequences plus their sequence table; returns the table.
 

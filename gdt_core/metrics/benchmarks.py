@@ -117,25 +117,31 @@ def _got10k_numbers(ious: np.ndarray | list[np.ndarray]) -> dict[str, float]:
     return {"ao": s.ao, "sr50": s.sr50, "sr75": s.sr75}
 
 
-def check_scorable(video: Video) -> None:
-    """A ValueError for a video without the labels its scores need (GOT-10k's test split)."""
-    if video.visible is None:
+def check_scorable(video: Video) -> np.ndarray:
+    """The frames a video's scores count (its visibility labels); a ValueError for a video
+    without them (GOT-10k's test split)."""
+    visible = video.visible
+    if visible is None:
         raise ValueError(
             f"{video.name}: no cover.label / absence.label and one ground-truth box (the test "
             "split): its results are scored by the GOT-10k server"
         )
+    return visible
 
 
-def _ious(video: GOT10kSequence, boxes: np.ndarray) -> np.ndarray:
-    check_scorable(video)
-    return got10k_ious(video.ground_truth, boxes, video.visible, video.resolution)
+def _ious(video: Video, boxes: np.ndarray) -> np.ndarray:
+    if not isinstance(video, GOT10kSequence):
+        raise TypeError(f"{video.name}: GOT-10k's IoUs need a GOT-10k video")
+    return got10k_ious(video.ground_truth, boxes, check_scorable(video), video.resolution)
 
 
 def video_scores(dataset: str, video: Video, boxes: np.ndarray) -> dict[str, float]:
     """One video's scores (``METRICS[dataset]``) of 0-based result ``boxes``."""
     _check(dataset)
     if dataset == "lasot":
-        return _lasot_numbers(score_lasot_sequence(video.ground_truth, boxes, video.visible))
+        return _lasot_numbers(
+            score_lasot_sequence(video.ground_truth, boxes, check_scorable(video))
+        )
     return _got10k_numbers(_ious(video, boxes))
 
 
@@ -147,7 +153,7 @@ def set_scores(
     _check(dataset)
     if dataset == "lasot":
         curves = {
-            n: score_lasot_sequence(v.ground_truth, results[n], v.visible)
+            n: score_lasot_sequence(v.ground_truth, results[n], check_scorable(v))
             for n, v in videos.items()
         }
         per = {n: _lasot_numbers(c) for n, c in curves.items()}

@@ -28,6 +28,22 @@ CONV5_OFFSET = 15.5  # centre of conv5 cell 0 in input pixels (continuous coordi
 CROP_CHUNK = 64  # boxes per forward pass on the crop path (bounds memory)
 
 
+@dataclass(frozen=True)
+class _Pool:
+    kernel_size: int
+    stride: int
+
+
+def _pool5_layer(net: GDTNet) -> _Pool:
+    """pool5's max-pool window (AlexNet's: 3, stride 2) as plain ints."""
+    pool = net.features[12]
+    if not isinstance(pool, torch.nn.MaxPool2d):
+        raise TypeError(f"features[12] is {type(pool).__name__}, not pool5's MaxPool2d")
+    kernel, stride = pool.kernel_size, pool.stride
+    return _Pool(int(kernel if isinstance(kernel, int) else kernel[0]),
+                 int(stride if isinstance(stride, int) else stride[0]))  # fmt: skip
+
+
 def conv5_size(input_size: int) -> int:
     """Side of AlexNet's conv5 map for a square input (conv1 k11 s4 p2, two k3 s2 pools)."""
     c1 = (input_size + 4 - 11) // 4 + 1
@@ -108,7 +124,7 @@ def region_conv5(
         h5, w5 = conv5.shape[-2:]
         size = ((h5 - 1) * up + 1, (w5 - 1) * up + 1)
         conv5 = F.interpolate(conv5, size=size, mode="bilinear", align_corners=True)
-    k = net.features[12].kernel_size
+    k = _pool5_layer(net).kernel_size
     pooled = F.max_pool2d(conv5, k, stride=1, padding=k // 2)
     return Conv5Map(pooled, up, x0, y0, sx, sy)
 
@@ -207,7 +223,7 @@ def read_pool5(net: GDTNet, cmap: Conv5Map, boxes: np.ndarray, input_size: int) 
     average pool; the same values up to float rounding).
     Returned channels-last, as :meth:`GDTNet.pool5` returns the crop path's."""
     pooled, up = cmap.pooled, cmap.upsample
-    pool = net.features[12]
+    pool = _pool5_layer(net)
     hp, wp = pooled.shape[-2:]
     p = (conv5_size(input_size) - pool.kernel_size) // pool.stride + 1  # 7 pooled cells
     # pooled cell i is centred on the crop's conv5 cell  stride * i + kernel // 2

@@ -26,6 +26,7 @@ FC6_ROW_BLOCK = 16  # fc6_out pads MKL's rows to a multiple of this (GEMM speed,
 HAS_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(
     torch.ops.mkldnn, "_linear_pointwise"
 )
+ONEDNN_FAILURES: list[str] = []  # the error that turned oneDNN's private linear off, if any
 
 
 class WeightsError(ValueError):
@@ -65,7 +66,8 @@ class GDTNet(nn.Module):
                 # He init keeps activations O(1) through the ReLUs; torch's default shrinks
                 # them ~0.4x per layer (fc7 ~1e-2, variances far under gaussian.variance_floor).
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                nn.init.zeros_(layer.bias)
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
 
     @property
     def feature_dim(self) -> int:
@@ -92,8 +94,18 @@ class GDTNet(nn.Module):
         ``python -m bench.bench_fc6``. Otherwise (training, float64, a GPU):
         :func:`linear_weight_left` on rows zero-padded to a multiple of ``FC6_ROW_BLOCK``
         (MKL's sgemm is markedly slower for row counts just under a multiple of 16)."""
-        if _onednn_applies(self.fc6, flat):
-            return linear_onednn(self.fc6, flat)
+        if _onednn_applies(self.fc6, flat) and not ONEDNN_FAILURES:
+            try:
+                return linear_onednn(self.fc6, flat)
+            except Exception as exc:  # noqa: BLE001 -- a private op: any change of torch's
+                ONEDNN_FAILURES.append(f"{type(exc).__name__}: {exc}")
+                warnings.warn(
+                    f"oneDNN's linear (torch.ops.mkldnn._linear_pointwise, a private op) "
+                    f"failed ({ONEDNN_FAILURES[0]}): fc6 runs through torch's public matmul "
+                    "from now on, slower and with the same values up to rounding",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         return linear_weight_left(self.fc6, flat, FC6_ROW_BLOCK)
 
     def fc_head(self, fc6_out: torch.Tensor) -> torch.Tensor:

@@ -152,7 +152,7 @@ class PatchPool(SamplePool):
             keep = worker_mask(len(shard), offset, rank, world)
             keep &= split_mask(shard.source, shard.sources, split, holdout_fraction)
             mine = np.flatnonzero(keep)
-            self.blobs += [shard.encoded(i) for i in mine]
+            self.blobs += [shard.encoded(int(i)) for i in mine]
             labels.append(shard.labels[mine])
             offset += len(shard)
         self.labels = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, int)

@@ -78,9 +78,16 @@ def training_pool(
         if cache is None:
             raise ValueError(f"phase1.train_layers={p1.train_layers} needs its feature cache")
         return CachedPool(patch_dir, cache, rank, world, split, p1.holdout_fraction)
-    norm = (cfg.network.mean, cfg.network.std)
-    args = (rank, world, p1.worker_cpus, split, p1.holdout_fraction)
-    jpegs = PatchPool(patch_dir, *norm, *args)
+    jpegs = PatchPool(
+        patch_dir,
+        cfg.network.mean,
+        cfg.network.std,
+        rank,
+        world,
+        p1.worker_cpus,
+        split,
+        p1.holdout_fraction,
+    )
     resident = speed_settings(cfg, device).resident
     if resident == "off":
         return jpegs
@@ -132,7 +139,7 @@ class Phase1Training:
             self.model.load_state_dict(state["model"])
         self.model.to(self.device)
         if p1.train_layers != "fc":
-            self.model.to(memory_format=torch.channels_last)
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         wrapped = wrap(self.model) if wrap is not None else self.model
         self.forward = torch.compile(wrapped) if self.speed.compile else wrapped
         trained = [p for p in self.model.parameters() if p.requires_grad]

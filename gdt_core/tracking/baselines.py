@@ -42,8 +42,9 @@ class OpenCVTracker:
         x, y, w, h = (float(v) for v in box)
         if not (np.isfinite([x, y, w, h]).all() and w >= 2 and h >= 2):
             raise ValueError("initial box must be finite and at least 2x2 pixels")
-        self._tracker = _create(self.name)
-        self._tracker.init(ensure_bgr(image), tuple(int(round(v)) for v in (x, y, w, h)))
+        tracker = _create(self.name)
+        tracker.init(ensure_bgr(image), tuple(int(round(v)) for v in (x, y, w, h)))
+        self._tracker = tracker
         self._box = np.array([x, y, w, h])
 
     def update(self, image: np.ndarray) -> tuple[np.ndarray, float]:

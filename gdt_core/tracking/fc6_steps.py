@@ -32,7 +32,7 @@ class Fc6Steps:
         """The step ``W -= lr g^T P``; written into ``W`` once the pending rank reaches
         ``flush_rank`` (at once when ``flush_rank`` <= the step's rank)."""
         left, right = grad.T * -learning_rate, pool5.flatten(1)
-        if self._left is not None:
+        if self._left is not None and self._right is not None:
             left, right = torch.cat([self._left, left], dim=1), torch.cat([self._right, right])
         self._left, self._right = left, right
         if self.rank >= self.flush_rank:
@@ -41,12 +41,12 @@ class Fc6Steps:
     def add_output_shift(self, rows: torch.Tensor, out: torch.Tensor) -> None:
         """Add to ``out``, fc6's outputs on ``rows`` (pool5, ``(N, ...)``) under ``W``, what
         the pending steps add to them: ``rows (U V)^T``; nothing when none is pending."""
-        if self._left is not None:
+        if self._left is not None and self._right is not None:
             out.addmm_(rows.flatten(1) @ self._right.T, self._left.T)
 
     def flush(self) -> None:
         """Write the pending steps into the weight: ``W += U V``."""
-        if self._left is not None:
+        if self._left is not None and self._right is not None:
             with torch.no_grad():
                 self.weight.addmm_(self._left, self._right)
             self._left = self._right = None

@@ -145,10 +145,14 @@ def phase2_finetune(
 
 def add_scaled_(targets: list[torch.Tensor], deltas: list[torch.Tensor], alpha: float) -> None:
     """``t += alpha * d`` for each pair, in place: one fused ``torch._foreach_add_`` (a
-    private torch API) where this torch has it, else one ``add_`` per tensor (same values)."""
+    private torch API) where this torch has it and it works, else one ``add_`` per tensor
+    (same values)."""
     if HAS_FOREACH_ADD:
-        torch._foreach_add_(targets, deltas, alpha=alpha)
-        return
+        try:
+            torch._foreach_add_(targets, deltas, alpha=alpha)
+            return
+        except (RuntimeError, TypeError):  # its arguments checked before it writes anything
+            pass
     for target, delta in zip(targets, deltas, strict=True):
         target.add_(delta, alpha=alpha)
 
