@@ -147,24 +147,22 @@ def log_ablation(out_dir: str | Path, tracking_uri: str, experiment_id: str) -> 
     from mlflow.entities import Metric, Param
 
     from workflows.evaluate.evaluation_mlflow import log_evaluation
-    from workflows.runs.mlflow_store import check_reachable, code_version
+    from workflows.runs.mlflow_store import (
+        check_reachable,
+        failed_on_error,
+        finish_run,
+        open_run,
+        version_tags,
+    )
 
     out_dir = Path(out_dir)
     table = read_ablation(out_dir)
     started, finished = _span(out_dir, table["variants"])
     check_reachable(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
-    parent = client.create_run(
-        experiment_id,
-        start_time=started,
-        run_name="ablation",
-        tags={
-            "gdt.kind": "ablation",
-            "gdt.code_version": table.get("code_version") or code_version(),
-        },
-    )
-    parent_id = parent.info.run_id
-    try:
+    tags = {"gdt.kind": "ablation", **version_tags(table.get("code_version"))}
+    parent_id = open_run(client, experiment_id, "ablation", tags, start_time=started)
+    with failed_on_error(client, parent_id):
         params = [Param(k, str(v)) for k, v in table["params"].items()]
         client.log_batch(parent_id, params=params)
         metrics = []
@@ -192,10 +190,7 @@ def log_ablation(out_dir: str | Path, tracking_uri: str, experiment_id: str) -> 
         client.log_artifact(parent_id, str(out_dir / "ablation.txt"))
         if (out_dir / "plots").is_dir():
             client.log_artifacts(parent_id, str(out_dir / "plots"), artifact_path="plots")
-    except Exception:
-        client.set_terminated(parent_id, status="FAILED")
-        raise
-    client.set_terminated(parent_id, status="FINISHED", end_time=finished)
+    finish_run(client, parent_id, end_time=finished)
     return parent_id
 
 

@@ -161,13 +161,11 @@ def ablation(
 def log_ablation_or_explain(out: Path, tracking_uri: str, cfg) -> str | None:
     """Log the parent and child runs; on failure say how to log them later."""
     from workflows.evaluate.ablation import log_ablation
-    from workflows.runs.mlflow_store import check_reachable, ensure_experiment
+    from workflows.runs.mlflow_store import reachable_experiment
 
     try:
-        check_reachable(tracking_uri)
-        return log_ablation(
-            out, tracking_uri, ensure_experiment(tracking_uri, cfg.mlflow.experiment)
-        )
+        experiment_id = reachable_experiment(tracking_uri, cfg.mlflow.experiment)
+        return log_ablation(out, tracking_uri, experiment_id)
     except Exception as exc:  # noqa: BLE001 -- the results on disk stand
         explain_unlogged(out, tracking_uri, exc)
         return None

@@ -70,11 +70,10 @@ def log_or_explain(
     """Log ``run_dir`` to MLflow (updating the run ``earlier`` where an earlier attempt
     logged one); on failure say how to log it later and return None."""
     from workflows.evaluate.evaluation_mlflow import log_evaluation
-    from workflows.runs.mlflow_store import check_reachable, ensure_experiment
+    from workflows.runs.mlflow_store import reachable_experiment
 
     try:
-        check_reachable(tracking_uri)  # seconds, not MLflow's minutes of HTTP retries
-        experiment_id = ensure_experiment(tracking_uri, experiment)
+        experiment_id = reachable_experiment(tracking_uri, experiment)
         return log_evaluation(run_dir, tracking_uri, experiment_id, update_run_id=earlier)
     except Exception as exc:  # noqa: BLE001 -- any MLflow failure: the disk results stand
         explain_unlogged(run_dir, tracking_uri, exc)
@@ -280,7 +279,7 @@ def log_run(run_dir: str, tracking_uri: str | None, experiment: str | None, forc
     from workflows.evaluate.evaluation import read_manifest
     from workflows.evaluate.evaluation_mlflow import log_evaluation, logged_run
     from workflows.evaluate.evaluation_summary import summarize_run, write_summary
-    from workflows.runs.mlflow_store import check_reachable, ensure_experiment, resolve_tracking_uri
+    from workflows.runs.mlflow_store import reachable_experiment, resolve_tracking_uri
 
     is_ablation = (Path(run_dir) / ABLATION_JSON).is_file()
     try:
@@ -304,8 +303,7 @@ def log_run(run_dir: str, tracking_uri: str | None, experiment: str | None, forc
         click.echo(f"{run_dir} is already logged as MLflow run {previous}; --force logs it again")
         return
     try:
-        check_reachable(uri)
-        experiment_id = ensure_experiment(uri, name)
+        experiment_id = reachable_experiment(uri, name)
         if is_ablation:
             run_id = log_ablation(run_dir, uri, experiment_id)
         else:

@@ -23,8 +23,11 @@ from workflows.evaluate.evaluation_summary import PLOTS_DIR, REPORT_JSON, TARGET
 from workflows.pretrain.weights_fetch import weights_name
 from workflows.runs.mlflow_store import (
     check_reachable,
+    failed_on_error,
+    finish_run,
     log_metrics,
     log_params,
+    open_run,
     version_tags,
 )
 
@@ -128,11 +131,8 @@ def log_evaluation(
     started, finished = summary.get("started_ms"), summary.get("finished_ms")
     earlier = _existing_run(client, update_run_id)
     if earlier is None:
-        run = client.create_run(
-            experiment_id, start_time=started, run_name=run_name or label, tags=tags
-        )
-        run_id, logged_params = run.info.run_id, {}
-        step = step or 0
+        run_id = open_run(client, experiment_id, run_name or label, tags, start_time=started)
+        logged_params, step = {}, step or 0
     else:
         run_id, logged_params = earlier.info.run_id, earlier.data.params
         if step is None:
@@ -141,17 +141,14 @@ def log_evaluation(
             if key.startswith("failed/") and key not in tags:
                 client.delete_tag(run_id, key)
         client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-    try:
+    with failed_on_error(client, run_id):
         params = evaluation_params(manifest)
         log_params(client, run_id, {k: v for k, v in params.items() if k not in logged_params})
         stamp = int(finished or time.time() * 1000)
         log_metrics(client, run_id, evaluation_metrics(summary, label), step, stamp)
         client.log_batch(run_id, tags=[RunTag("gdt.targets", str(len(manifest["sequences"])))])
         _log_artifacts(client, run_id, run_dir, label, summary)
-    except Exception:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    client.set_terminated(run_id, status="FINISHED" if scored else "FAILED", end_time=finished)
+    finish_run(client, run_id, "FINISHED" if scored else "FAILED", end_time=finished)
     marker = {"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": run_id}
     (run_dir / LOGGED_MARKER).write_text(json.dumps(marker, indent=1))
     return run_id

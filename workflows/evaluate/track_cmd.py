@@ -406,30 +406,27 @@ def _log(cfg, name: str, params: dict, metrics: dict, files: list[Path]) -> str:
     from mlflow import MlflowClient
 
     from workflows.runs.mlflow_store import (
-        check_reachable,
-        ensure_experiment,
+        failed_on_error,
+        finish_run,
         log_metrics,
         log_params,
+        open_run,
+        reachable_experiment,
         resolve_tracking_uri,
         version_tags,
     )
 
     uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
     try:
-        check_reachable(uri)
-        client = MlflowClient(uri)
-        experiment = ensure_experiment(uri, cfg.mlflow.experiment)
-        tags = {"gdt.command": "track", **version_tags()}
-        run_id = client.create_run(experiment, run_name=name, tags=tags).info.run_id
+        experiment = reachable_experiment(uri, cfg.mlflow.experiment)
     except ConnectionError as exc:
         raise click.ClickException(f"{exc}; the results are in the files") from None
-    try:
+    client = MlflowClient(uri)
+    run_id = open_run(client, experiment, name, {"gdt.command": "track", **version_tags()})
+    with failed_on_error(client, run_id):
         log_params(client, run_id, {**cfg.flat(), **params})
         log_metrics(client, run_id, {k: v for k, v in metrics.items() if v is not None})
         for path in files:
             client.log_artifact(run_id, str(path))
-    except Exception:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    client.set_terminated(run_id, status="FINISHED")
+    finish_run(client, run_id)
     return run_id

@@ -124,7 +124,7 @@ def pretrain_command(
 
     try:
         result = run_pretrain(cfg, det_roots, patches, gdt_weights(init), storage, split)
-    except (FileNotFoundError, ValueError) as exc:  # incl. WeightsError (a ValueError)
+    except (FileNotFoundError, ValueError, ConnectionError) as exc:  # WeightsError: a ValueError
         raise click.ClickException(str(exc)) from None
     finally:
         keep_ray_logs(storage)

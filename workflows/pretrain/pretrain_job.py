@@ -61,8 +61,8 @@ from workflows.pretrain.weights import CHECKPOINT_NAME, resolve_weights, use_tra
 from workflows.pretrain.weights_fetch import weights_name
 from workflows.ray_runtime import init_ray
 from workflows.runs.mlflow_store import (
-    ensure_experiment,
     log_params,
+    reachable_experiment,
     resolve_tracking_uri,
     version_tags,
 )
@@ -272,7 +272,7 @@ def run_pretrain(
     for root in det_roots:
         data_sets(root, split)
     uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
-    experiment_id = ensure_experiment(uri, cfg.mlflow.experiment)
+    experiment_id = reachable_experiment(uri, cfg.mlflow.experiment)
     init_ray(cfg.ray.address)
     with (
         use_tracking_uri(uri),

@@ -7,10 +7,12 @@ never create experiments themselves (SQLite dislikes many writers).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -137,3 +139,43 @@ def log_metrics(
     items = [Metric(k, float(v), stamp, step) for k, v in metrics.items()]
     for i in range(0, len(items), BATCH * 10):
         client.log_batch(run_id, metrics=items[i : i + BATCH * 10])
+
+
+def reachable_experiment(tracking_uri: str, name: str) -> str:
+    """The id of experiment ``name`` on ``tracking_uri`` (created if needed) once the server
+    has answered: :class:`TrackingServerUnreachable` in seconds otherwise."""
+    check_reachable(tracking_uri)
+    return ensure_experiment(tracking_uri, name)
+
+
+def open_run(
+    client: Any,
+    experiment_id: str,
+    name: str,
+    tags: dict[str, str] | None = None,
+    parent_run_id: str | None = None,
+    start_time: int | None = None,
+) -> str:
+    """A new RUNNING run (nested under ``parent_run_id`` where given, started at
+    ``start_time`` ms, default now); its id."""
+    tags = {**(tags or {}), **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {})}
+    run = client.create_run(experiment_id, start_time=start_time, run_name=name, tags=tags)
+    return str(run.info.run_id)
+
+
+def finish_run(
+    client: Any, run_id: str, status: str = "FINISHED", end_time: int | None = None
+) -> None:
+    """End ``run_id`` with ``status`` at ``end_time`` (ms, default now)."""
+    client.set_terminated(run_id, status=status, end_time=end_time)
+
+
+@contextlib.contextmanager
+def failed_on_error(client: Any, run_id: str) -> Iterator[None]:
+    """A block that logs to ``run_id``: if it raises, the run ends FAILED (then the error
+    goes on), never left RUNNING."""
+    try:
+        yield
+    except BaseException:
+        finish_run(client, run_id, "FAILED")
+        raise

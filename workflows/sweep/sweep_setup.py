@@ -13,7 +13,7 @@ from gdt_core.data.otb import sequence_table as load_table
 from gdt_core.network.network import WeightsError
 from workflows.evaluate.evaluation import missing_targets
 from workflows.pretrain.weights import gdt_weights, resolve_weights
-from workflows.runs.mlflow_store import check_reachable, ensure_experiment, resolve_tracking_uri
+from workflows.runs.mlflow_store import reachable_experiment, resolve_tracking_uri
 from workflows.sweep.sweep_space import check_ranges, resolve_space
 from workflows.sweep.tune_sweep import SweepContext
 
@@ -77,7 +77,7 @@ def new_sweep_context(
             "a trial is judged after at most that many"
         )
     tracking_uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
-    check_reachable(tracking_uri)
+    experiment_id = reachable_experiment(tracking_uri, cfg.mlflow.experiment)
     weights = gdt_weights(weights, tracker)
     is_file = weights and not weights.startswith(("runs:/", "models:/"))
     weights_uri = str(Path(weights).resolve()) if is_file else weights
@@ -90,7 +90,7 @@ def new_sweep_context(
         name=experiment_dir.name,
         experiment_dir=str(experiment_dir),
         tracking_uri=tracking_uri,
-        experiment_id=ensure_experiment(tracking_uri, cfg.mlflow.experiment),
+        experiment_id=experiment_id,
         parent_run_id="",
         metric=metric,
         search=search,

@@ -35,6 +35,7 @@ from typing import Any
 
 from gdt_core.config import Config, from_dict
 from workflows.ray_runtime import verbose
+from workflows.runs.mlflow_store import finish_run, log_metrics, log_params, open_run, version_tags
 from workflows.sweep.sweep_space import ParamSpace, grid_size, tune_space
 
 SWEEP_JSON = "sweep.json"
@@ -127,15 +128,11 @@ def _open_child_run(
     come step by step (``targets_done``), its evaluation at the end."""
     from mlflow import MlflowClient
 
-    from workflows.runs.mlflow_store import log_params
-
     client = MlflowClient(tracking_uri=context.tracking_uri)
-    tags = {"mlflow.parentRunId": context.parent_run_id, TAG_SWEEP: context.name}
-    run = client.create_run(
-        context.experiment_id, run_name=trial_name, tags={**tags, TAG_TRIAL: trial_id}
-    )
-    log_params(client, run.info.run_id, overrides)
-    return run.info.run_id
+    tags = {TAG_SWEEP: context.name, TAG_TRIAL: trial_id}
+    run_id = open_run(client, context.experiment_id, trial_name, tags, context.parent_run_id)
+    log_params(client, run_id, overrides)
+    return run_id
 
 
 def _record_failed_trial(context: SweepContext, run_id: str, failure: tuple[str, str]) -> None:
@@ -145,7 +142,7 @@ def _record_failed_trial(context: SweepContext, run_id: str, failure: tuple[str,
     client = MlflowClient(tracking_uri=context.tracking_uri)
     client.set_tag(run_id, TAG_ERROR, failure[0][:MAX_TAG])
     client.log_text(run_id, failure[1], "error.txt")
-    client.set_terminated(run_id, status="FAILED")
+    finish_run(client, run_id, "FAILED")
 
 
 def _clear_earlier_attempts(context: SweepContext, trial_id: str) -> None:
@@ -191,7 +188,6 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
     from workflows.evaluate.evaluation_mlflow import log_evaluation, logged_run
     from workflows.evaluate.evaluation_summary import summarize_run
     from workflows.pretrain.weights import resolve_weights
-    from workflows.runs.mlflow_store import log_metrics
 
     trial_id, trial_name = _trial_identity()
     overrides = {key: params[key] for key in context.keys}
@@ -339,7 +335,7 @@ def _mark_stopped(
     partial = f" {context.metric}={score:.3f}" if isinstance(score, float) else ""
     name = f"{trial_name(trial)}{partial} stopped at {reached}/{len(context.targets)}"
     client.update_run(run_id, name=name)
-    client.set_terminated(run_id, status="FINISHED")
+    finish_run(client, run_id)
 
 
 def _search(context: SweepContext, max_concurrent: int | None, seed: int) -> tuple[Any, Any]:
@@ -432,10 +428,8 @@ def can_resume(experiment_dir: str | Path) -> bool:
 def open_parent_run(context: SweepContext) -> str:
     """Create the sweep's parent run, left RUNNING: the space and the objective as params."""
     from mlflow import MlflowClient
-    from mlflow.entities import Param
 
     from workflows.evaluate.evaluation_mlflow import weights_label
-    from workflows.runs.mlflow_store import version_tags
 
     client = MlflowClient(tracking_uri=context.tracking_uri)
     tags = {
@@ -445,7 +439,7 @@ def open_parent_run(context: SweepContext) -> str:
         "gdt.tracker": context.tracker,
         "gdt.sweep_dir": context.experiment_dir,
     }
-    run = client.create_run(context.experiment_id, run_name=context.name, tags=tags)
+    run_id = open_run(client, context.experiment_id, context.name, tags)
     space = {p.key: p.to_dict() for p in context.params}
     params = {
         "sweep.params": ",".join(context.keys),
@@ -468,8 +462,8 @@ def open_parent_run(context: SweepContext) -> str:
         ),
         "sweep.otb_root": context.otb_root,
     }
-    client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in params.items()])
-    return run.info.run_id
+    log_params(client, run_id, params)
+    return run_id
 
 
 def reopen_parent_run(context: SweepContext) -> None:
@@ -486,9 +480,7 @@ def close_parent_run(context: SweepContext, status: str) -> None:
     from mlflow import MlflowClient
 
     try:
-        MlflowClient(tracking_uri=context.tracking_uri).set_terminated(
-            context.parent_run_id, status=status
-        )
+        finish_run(MlflowClient(tracking_uri=context.tracking_uri), context.parent_run_id, status)
     except Exception:  # noqa: BLE001 -- the original error is what the user must see
         pass
 
@@ -549,5 +541,5 @@ def finish_sweep(context: SweepContext, outcome: SweepOutcome) -> dict[str, Any]
         status = "KILLED"
     else:
         status = "FINISHED" if best is not None else "FAILED"
-    client.set_terminated(parent, status=status)
+    finish_run(client, parent, status)
     return best
