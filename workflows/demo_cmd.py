@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 
 from gdt_core.config import CONFIG_DIR
-from workflows.options import build_config, config_options
+from workflows.options import build_config, config_options, root_option
 
 DEMO_CONFIG = CONFIG_DIR / "demo.yaml"
 REAL_TARGETS = "Football1,Skiing"  # two short OTB-50 targets (74 and 81 frames)
@@ -53,11 +53,11 @@ class _Steps:
 
     @staticmethod
     def command(args: list[str]) -> None:
-        """Run ``gdt-flow ARGS`` here (same Ray instance, same store), printing it first."""
-        from workflows.cli import main
-
+        """Run ``gdt-flow ARGS`` here (same Ray instance, same store), printing it first,
+        through the command group this one was invoked from (no import of the CLI)."""
+        root = click.get_current_context().find_root().command
         click.secho(f"$ gdt-flow {shlex.join(args)}", bold=True)
-        main.main(args=args, prog_name="gdt-flow", standalone_mode=False)
+        root.main(args=args, prog_name="gdt-flow", standalone_mode=False)
 
 
 @click.command()
@@ -68,11 +68,7 @@ class _Steps:
     type=click.Path(file_okay=False),
     help="Everything the demo writes: data, patches, runs, MLflow store, figures.",
 )
-@click.option(
-    "--otb-root",
-    type=click.Path(exists=True, file_okay=False),
-    help="Real OTB sequences (OTB layout) instead of generated ones.",
-)
+@root_option
 @click.option("--sequences", help=f"With --otb-root: the targets (default {REAL_TARGETS}).")
 @click.option(
     "--compare-with",
@@ -97,7 +93,7 @@ class _Steps:
 @config_options
 def demo(
     workdir: str,
-    otb_root: str | None,
+    root: str | None,
     sequences: str | None,
     compare_with: tuple[str, ...],
     gammas: str,
@@ -116,9 +112,9 @@ def demo(
     from workflows.ray_runtime import init_ray
     from workflows.runs.mlflow_urls import runs_url, ui_base
 
-    root = Path(workdir).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    work = Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    tracking_uri = f"sqlite:///{work / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri  # every command and Ray worker below
     os.environ.pop("RAY_ADDRESS", None)  # the demo always runs on a local Ray instance
     overlays = (_shown(DEMO_CONFIG), *overlays)
@@ -128,16 +124,16 @@ def demo(
     steps = _Steps(total=8)
 
     steps.header("data: generated ImageNet-DET-format images and OTB-format sequences")
-    det = root / "det"
+    det = work / "det"
     if not (det / "ImageSets").is_dir():
         generate_det(det, det_images, seed=cfg.seed, layout="ilsvrc")
     click.echo(f"ImageNet DET layout: {det_images} images with VOC XML boxes in {_shown(det)}")
     table: Path | None = None
-    if otb_root:
-        otb = Path(otb_root).resolve()
+    if root:
+        otb = Path(root).resolve()
         names = (sequences or REAL_TARGETS).split(",")
     else:
-        otb = root / "otb"
+        otb = work / "otb"
         names = [f"Demo{chr(ord('A') + i)}" for i in range(num_sequences)]
         table = write_synthetic_otb_set(otb, names, frames, seed=cfg.seed)
         click.echo(f"OTB layout: {len(names)} sequences of {frames} frames in {_shown(otb)}")
@@ -152,11 +148,11 @@ def demo(
     click.echo(f"the commands below log to: export MLFLOW_TRACKING_URI={tracking_uri}")
 
     steps.header("objectness patches from the DET images (one Ray task per shard)")
-    patches, runs = _shown(root / "patches"), root / "runs"
+    patches, runs = _shown(work / "patches"), work / "runs"
     steps.command(["build-patches", "--det-root", _shown(det), "--out", patches, *config_args])
 
     steps.header("phase-1 pretraining on Ray Train, logged and registered in MLflow")
-    storage = _shown(root / "pretrain")
+    storage = _shown(work / "pretrain")
     steps.command(["pretrain", "--patches", patches, "--storage", storage, *config_args])
     weights = ["--weights", f"models:/{cfg.mlflow.registered_model}@{MODEL_ALIAS}"]
 
@@ -171,11 +167,11 @@ def demo(
     steps.command(["evaluate", *data_args, *gdt, *config_args])
 
     steps.header(f"γ sweep on Ray Tune ({gammas}), one nested MLflow run per trial")
-    sweep = ["--param", "gamma", "--values", gammas, *weights, "--storage", _shown(root / "sweeps")]
+    sweep = ["--param", "gamma", "--values", gammas, *weights, "--storage", _shown(work / "sweeps")]
     steps.command(["sweep", *sweep, *data_args, *config_args])
 
     steps.header("all runs of the experiment, best first")
-    figures = _save_figures(root, runs / "gdt", runs / "csrt", otb, names[0], table)
+    figures = _save_figures(work, runs / "gdt", runs / "csrt", otb, names[0], table)
     steps.command(["compare", "--tracking-uri", tracking_uri])
     click.echo(f"\nfigures: {', '.join(_shown(f) for f in figures)}")
     click.secho(f"demo finished in {steps.elapsed()}. Open the MLflow UI with:", bold=True)
@@ -194,16 +190,16 @@ def _installed_command() -> str:
 
 
 def _save_figures(
-    root: Path, gdt_run: Path, csrt_run: Path, otb: Path, target: str, table: Path | None
+    work: Path, gdt_run: Path, csrt_run: Path, otb: Path, target: str, table: Path | None
 ) -> list[Path]:
     """The GDT run's overall success plot, and a frame of ``target`` with the ground truth,
-    GDT's and CSRT's boxes, under ``<root>/figures``."""
+    GDT's and CSRT's boxes, under ``<work>/figures``."""
     from gdt_core.data.otb import load_sequence, sequence_table
     from gdt_core.metrics.otb_results import read_result, result_path
     from gdt_core.tracking.frame_view import save_tracking_frame
     from workflows.evaluate.evaluation_summary import PLOTS_DIR
 
-    figures = root / "figures"
+    figures = work / "figures"
     figures.mkdir(exist_ok=True)
     success = figures / "success_plot.png"
     shutil.copyfile(gdt_run / PLOTS_DIR / "success_overall.png", success)

@@ -78,8 +78,11 @@ dataset_option = click.option(
 )
 root_option = click.option(
     "--root",
+    "--otb-root",
+    "root",
     type=click.Path(exists=True, file_okay=False),
-    help="The data set's folder: an OTB download, LaSOT's or GOT-10k's root.",
+    help="The data set's folder: an OTB download (--otb-root is the same), LaSOT's or "
+    "GOT-10k's root.",
 )
 split_option = click.option(
     "--split",
@@ -87,6 +90,61 @@ split_option = click.option(
     show_default=True,
     help="GOT-10k: the split under --root (its test split is scored by its server).",
 )
+
+
+def data_options(
+    *,
+    datasets: bool = False,
+    sequences: str | None = None,
+    required: bool = False,
+    anno: bool = True,
+) -> Callable[[Callable], Callable]:
+    """The options that say which targets, the same on every command that reads them:
+    ``--root`` (alias ``--otb-root``), ``--anno`` (unless not ``anno``: the command needs
+    the images), ``--sequences`` (default ``sequences``, or ``required``),
+    ``--sequence-table``; with ``datasets``, ``--dataset`` and ``--split`` too (LaSOT,
+    GOT-10k)."""
+    named = "OTB: cvpr13 | tb50 | tb100 | NAME,NAME,..."
+    if datasets:
+        named += "; LaSOT, GOT-10k: all | NAME,..."
+    options = [
+        *([dataset_option] if datasets else []),
+        root_option,
+        *([split_option] if datasets else []),
+        *(
+            [
+                click.option(
+                    "--anno",
+                    "anno_dir",
+                    type=click.Path(exists=True, file_okay=False),
+                    help="Flat ground-truth folder <anno>/<Seq>.txt (default: the OTB "
+                    "download's own).",
+                )
+            ]
+            if anno
+            else []
+        ),
+        click.option(
+            "--sequences",
+            default=sequences,
+            required=required,
+            show_default=sequences is not None,
+            help=named,
+        ),
+        click.option(
+            "--sequence-table",
+            type=click.Path(exists=True, dir_okay=False),
+            help="A CSV like datasets/otb/sequences.csv for sequences outside OTB-100.",
+        ),
+    ]
+
+    def apply(func: Callable) -> Callable:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
 
 weights_option = click.option(
     "--weights",

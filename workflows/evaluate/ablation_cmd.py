@@ -13,6 +13,7 @@ from workflows.evaluate.evaluate_cmd import (
     explain_unlogged,
     prepare,
 )
+from workflows.options import data_options
 
 DEFAULT_OUT = Path("runs") / "ablation"
 
@@ -37,14 +38,14 @@ DEFAULT_OUT = Path("runs") / "ablation"
     show_default=True,
     help="One evaluation directory per variant; re-runs resume.",
 )
-@click.option("--otb-root", required=True, type=click.Path(exists=True, file_okay=False))
+@data_options(required=True)
 @evaluation_options
 def ablation(
     objectness_weights: str | None,
     pretrained_weights: str | None,
     variants: str | None,
     out_dir: str,
-    otb_root: str,
+    root: str | None,
     anno_dir: str | None,
     sequences: str,
     sequence_table: str | None,
@@ -70,6 +71,8 @@ def ablation(
     from workflows.ray_runtime import keep_ray_logs
     from workflows.runs.mlflow_store import code_version, resolve_tracking_uri
 
+    if not root:
+        raise click.UsageError("give the OTB download: --otb-root DIR")
     cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
     chosen = list(VARIANTS)
     if variants:
@@ -97,7 +100,7 @@ def ablation(
     from workflows.evaluate.evaluate_job import TrackingPool
     from workflows.evaluate.evaluation_run import EvaluationTargets
 
-    targets = EvaluationTargets(otb_root, names, anno_dir, sequence_table, list(compare_with))
+    targets = EvaluationTargets(root, names, anno_dir, sequence_table, list(compare_with))
     pool = TrackingPool(cfg)  # the variants share warm actors
     rows = []
     try:

@@ -18,10 +18,9 @@ from gdt_core.tracking.trackers import TRACKERS
 from workflows.options import (
     build_config,
     config_options,
-    dataset_option,
-    root_option,
-    split_option,
+    data_options,
     tracking_uri_option,
+    weights_option,
 )
 
 if TYPE_CHECKING:  # imported lazily below: Ray and MLflow stay out of `gdt-flow --help`
@@ -107,24 +106,8 @@ def evaluate_targets(
 
 
 def evaluation_options(func):
-    """Options shared by ``evaluate`` and ``ablation``: data, Ray, strictness, config."""
+    """Options shared by ``evaluate`` and ``ablation``: Ray, results, strictness, config."""
     options = [
-        click.option(
-            "--anno",
-            "anno_dir",
-            type=click.Path(exists=True, file_okay=False),
-            help="Flat ground-truth folder <anno>/<Seq>.txt (default: the OTB download's own).",
-        ),
-        click.option(
-            "--sequences",
-            required=True,
-            help="OTB: cvpr13 | tb50 | tb100 | NAME,NAME,...; LaSOT, GOT-10k: all | NAME,...",
-        ),
-        click.option(
-            "--sequence-table",
-            type=click.Path(exists=True, dir_okay=False),
-            help="A CSV like datasets/otb/sequences.csv for sequences outside OTB-100.",
-        ),
         click.option("--address", help="Ray cluster address (default: start Ray locally)."),
         click.option("--max-actors", type=click.IntRange(1), help="Tracking actors at once."),
         click.option(
@@ -174,33 +157,16 @@ def prepare(
     return cfg, names
 
 
-def data_root(dataset: str, otb_root: str | None, root: str | None) -> str:
-    """The data set's root from ``--root`` (any data set) or ``--otb-root`` (OTB)."""
-    if otb_root and (root or dataset != "otb"):
-        raise click.UsageError("--otb-root is OTB's; give the data set's folder as --root")
-    if not (root or otb_root):
-        raise click.UsageError(f"give the {dataset} data set's folder: --root DIR")
-    return root or otb_root
-
-
 @click.command()
-@dataset_option
-@root_option
-@click.option(
-    "--otb-root",
-    type=click.Path(exists=True, file_okay=False),
-    help="An OTB download (the same as --root for --dataset otb).",
-)
-@split_option
+@data_options(datasets=True, required=True)
 @click.option("--tracker", type=click.Choice(TRACKERS), default="gdt")
-@click.option("--weights", help="Weights: a file, runs:/<id>/<path> or models:/<name>/<version>.")
+@weights_option
 @click.option("--label", default="", help="Results folder / legend name (default: tracker).")
 @click.option("--out", "run_dir", type=click.Path(file_okay=False), help="Run directory.")
 @evaluation_options
 def evaluate(
     dataset: str,
     root: str | None,
-    otb_root: str | None,
     split: str,
     anno_dir: str | None,
     sequences: str,
@@ -225,7 +191,8 @@ def evaluate(
     from workflows.ray_runtime import keep_ray_logs
     from workflows.runs.mlflow_store import resolve_tracking_uri
 
-    root = data_root(dataset, otb_root, root)
+    if not root:
+        raise click.UsageError(f"give the {dataset} data set's folder: --root DIR")
     data = (dataset, root, split)
     cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table, data)
     targets = EvaluationTargets(

@@ -14,24 +14,11 @@ from pathlib import Path
 
 import click
 
-from workflows.options import dataset_option, root_option, split_option
+from workflows.options import data_options
 
 
 @click.command("report")
-@dataset_option
-@root_option
-@split_option
-@click.option(
-    "--anno",
-    "anno_dir",
-    type=click.Path(exists=True, file_okay=False),
-    help="The OTB toolkit's flat annotation folder (<anno>/<Seq>.txt).",
-)
-@click.option(
-    "--otb-root",
-    type=click.Path(exists=True, file_okay=False),
-    help="A standard OTB download (<root>/<Seq>/groundtruth_rect.txt) for the ground truth.",
-)
+@data_options(datasets=True)
 @click.option(
     "--results",
     "results_dirs",
@@ -39,12 +26,6 @@ from workflows.options import dataset_option, root_option, split_option
     required=True,
     type=click.Path(exists=True, file_okay=False),
     help="Folder of tracker folders <results>/<Tracker>/<Seq>.txt (repeatable).",
-)
-@click.option(
-    "--sequences",
-    default=None,
-    help="OTB: cvpr13 (the paper's 51 targets; default), tb50, tb100, or comma-separated "
-    "target names. LaSOT / GOT-10k: comma-separated names (default: every video of --root).",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write scores as JSON.")
 @click.option(
@@ -58,9 +39,9 @@ def report(
     root: str | None,
     split: str,
     anno_dir: str | None,
-    otb_root: str | None,
-    results_dirs: tuple[str, ...],
     sequences: str | None,
+    sequence_table: str | None,
+    results_dirs: tuple[str, ...],
     json_out: str | None,
     plots_dir: str | None,
 ) -> None:
@@ -69,10 +50,10 @@ def report(
         _report_other(dataset, root, split, results_dirs, sequences, json_out, plots_dir)
         return
     sequences = sequences or "cvpr13"
-    otb_root = otb_root or root
     # imported here: gdt_core imports torch (via its __init__), keep `gdt-flow --help` fast
     from gdt_core.data.box_file import BoxFileError
-    from gdt_core.data.otb import OTBDataError, sequence_names, sequence_table
+    from gdt_core.data.otb import OTBDataError, sequence_names
+    from gdt_core.data.otb import sequence_table as load_table
     from gdt_core.metrics.otb_report import (
         attribute_counts,
         find_tracker_dirs,
@@ -80,16 +61,16 @@ def report(
         score_result_folders,
     )
 
-    if (anno_dir is None) == (otb_root is None):
+    if (anno_dir is None) == (root is None):
         raise click.UsageError("give exactly one of --anno DIR or --otb-root DIR")
     try:
         trackers = find_tracker_dirs(results_dirs)
     except OTBDataError as exc:  # one tracker name in two --results folders: the arguments
         raise click.UsageError(str(exc)) from None
     try:
-        table = sequence_table()
+        table = load_table(sequence_table)
         infos = [table[name] for name in sequence_names(sequences, table)]
-        scores, skipped = score_result_folders(trackers, infos, otb_root, anno_dir)
+        scores, skipped = score_result_folders(trackers, infos, root, anno_dir)
     except (OTBDataError, BoxFileError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     _echo_skipped(skipped)

@@ -11,7 +11,13 @@ import click
 
 from gdt_core.tracking.frame_view import GROUND_TRUTH
 from gdt_core.tracking.trackers import TRACKERS
-from workflows.options import build_config, config_options, tracking_uri_option, weights_option
+from workflows.options import (
+    build_config,
+    config_options,
+    root_option,
+    tracking_uri_option,
+    weights_option,
+)
 
 
 def _load(sequence: str, otb_root: str | None):
@@ -139,11 +145,7 @@ SOURCES_HELP = "Give one of --sequence, --video or --frames."
     help="An OTB folder (img/ + groundtruth_rect.txt) "
     "or a target name of the sequence table (with --otb-root).",
 )
-@click.option(
-    "--otb-root",
-    type=click.Path(exists=True, file_okay=False),
-    help="Root of an OTB download, to look --sequence up by name.",
-)
+@root_option
 @click.option(
     "--video",
     "video_in",
@@ -201,7 +203,7 @@ SOURCES_HELP = "Give one of --sequence, --video or --frames."
 )
 def track(
     sequence,
-    otb_root,
+    root,
     video_in,
     frames_dir,
     box,
@@ -232,7 +234,7 @@ def track(
     cfg = build_config(overlays, overrides)
     tracker = _make_tracker(tracker_name, weights, cfg)
     if sequence:
-        metrics, files = _track_sequence(tracker, tracker_name, sequence, otb_root, out, video_out)
+        metrics, files = _track_sequence(tracker, tracker_name, sequence, root, out, video_out)
         name = Path(sequence).name
     else:
         source = video_in or frames_dir

@@ -10,7 +10,13 @@ from pathlib import Path
 import click
 
 from gdt_core.tracking.trackers import TRACKERS
-from workflows.options import build_config, config_options, tracking_uri_option
+from workflows.options import (
+    build_config,
+    config_options,
+    data_options,
+    tracking_uri_option,
+    weights_option,
+)
 
 DEFAULT_STORAGE = "sweeps"
 RANDOM_SAMPLES = 10  # --search random without --num-samples
@@ -79,23 +85,9 @@ def _latest_sweep(storage: Path) -> Path:
     show_default=True,
     help="The objective (maximised): success AUC or precision@20.",
 )
-@click.option(
-    "--otb-root", type=click.Path(exists=True, file_okay=False), help="OTB download root."
-)
-@click.option(
-    "--anno",
-    "anno_dir",
-    type=click.Path(exists=True, file_okay=False),
-    help="Flat ground-truth folder <anno>/<Seq>.txt (default: the OTB download's own).",
-)
-@click.option("--sequences", default="cvpr13", show_default=True, help="cvpr13|tb50|tb100|A,B")
-@click.option(
-    "--sequence-table",
-    type=click.Path(exists=True, dir_okay=False),
-    help="A CSV like datasets/otb/sequences.csv for sequences outside OTB-100.",
-)
+@data_options(sequences="cvpr13")
 @click.option("--tracker", type=click.Choice(TRACKERS), default="gdt", show_default=True)
-@click.option("--weights", help="Weights: a file, runs:/<id>/<path> or models:/<name>/<version>.")
+@weights_option
 @click.option("--max-concurrent", type=click.IntRange(1), help="Trials running at once.")
 @click.option("--trial-cpus", type=float, help="CPUs per trial (default ray.actor_num_cpus).")
 @click.option("--trial-gpus", type=float, help="GPUs per trial (default ray.actor_num_gpus).")
@@ -125,7 +117,7 @@ def sweep(
     grace_period: int,
     reduction_factor: float,
     metric: str,
-    otb_root: str | None,
+    root: str | None,
     anno_dir: str | None,
     sequences: str,
     sequence_table: str | None,
@@ -178,7 +170,7 @@ def sweep(
         click.echo(f"resuming sweep {context.name} (MLflow parent run {context.parent_run_id})")
         reopen_parent_run(context)
     else:
-        if not params or not otb_root:
+        if not params or not root:
             raise click.UsageError("a new sweep needs --param and --otb-root (or use --resume)")
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         label = "-".join(Path(p).stem if p.endswith((".yaml", ".yml")) else p for p in params)
@@ -197,7 +189,7 @@ def sweep(
                 num_samples=num_samples or (1 if search == "grid" else RANDOM_SAMPLES),
                 metric=metric,
                 experiment_dir=experiment_dir,
-                otb_root=otb_root,
+                otb_root=root,
                 anno_dir=anno_dir,
                 sequences=sequences,
                 sequence_table=sequence_table,

@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from gdt_core.tracking.trackers import TRACKERS
-from workflows.options import build_config, config_options, tracking_uri_option, weights_option
+from workflows.options import (
+    build_config,
+    config_options,
+    data_options,
+    tracking_uri_option,
+    weights_option,
+)
 
 VOT_INSTALL = "pip install -e '.[vot]' && pip install --no-deps vot-toolkit==0.9.0 (make install)"
 
@@ -43,26 +49,20 @@ def trax_command(
 
 
 @click.command("vot-workspace")
-@click.option("--otb-root", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--sequences", required=True, help="cvpr13 | tb50 | tb100 | NAME,NAME,...")
-@click.option(
-    "--sequence-table",
-    type=click.Path(exists=True, dir_okay=False),
-    help="A CSV like datasets/otb/sequences.csv for sequences outside OTB-100.",
-)
+@data_options(required=True, anno=False)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The workspace.")
 @click.option(
     "--max-frames",
     type=click.IntRange(2),
     help="Only each target's first N frames (a quick check of the set-up).",
 )
-@click.option("--weights", help="GDT's weights in its trackers.ini entry (as `gdt-flow trax`).")
+@weights_option
 @click.option(
     "--timeout", default=120, show_default=True, help="Seconds the toolkit waits for a reply."
 )
 @config_options
 def vot_workspace(
-    otb_root: str,
+    root: str | None,
     sequences: str,
     sequence_table: str | None,
     out: str,
@@ -80,9 +80,11 @@ def vot_workspace(
     from workflows.vot.vot_workspace import write_workspace
 
     build_config(overlays, overrides)  # a bad --set is an error now, not in the toolkit's log
+    if not root:
+        raise click.UsageError("give the OTB download: --otb-root DIR")
     table = load_table(sequence_table)
     try:
-        seqs = [load_sequence(otb_root, n, table=table) for n in sequence_names(sequences, table)]
+        seqs = [load_sequence(root, n, table=table) for n in sequence_names(sequences, table)]
     except OTBDataError as exc:
         raise click.ClickException(str(exc)) from None
     gdt = ["--weights", weights] if weights else []
