@@ -25,11 +25,15 @@ The MLflow record is one parent run with the eight evaluations as child runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gdt_core.config import Config
+
+if TYPE_CHECKING:
+    from workflows.evaluate.evaluation_run import EvaluationTargets
 
 ABLATION_JSON = "ablation.json"
 
@@ -83,6 +87,87 @@ VARIANTS = (
         4096,
     ),
 )
+
+
+def choose_variants(keys: str | None) -> list[Variant]:
+    """The variants named in ``keys`` (comma-separated; all eight when ``None``), in Table
+    1's order; a ``ValueError`` naming an unknown key."""
+    if not keys:
+        return list(VARIANTS)
+    wanted = [k.strip() for k in keys.split(",") if k.strip()]
+    unknown = sorted(set(wanted) - {v.key for v in VARIANTS})
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; choose from {[v.key for v in VARIANTS]}")
+    return [v for v in VARIANTS if v.key in wanted]
+
+
+def run_ablation(
+    cfg: Config,
+    chosen: list[Variant],
+    targets: EvaluationTargets,
+    sources: dict[str, str | None],
+    out: Path,
+    *,
+    strict: bool,
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Each chosen variant evaluated on ``targets`` (``out/<key>``, resumable; the variants
+    share warm tracking actors) with its weights from ``sources`` (``objectness``,
+    ``pretrained``); the table written beside them (:func:`write_ablation`, plots); its
+    rows. Ray must be up."""
+    from workflows.evaluate.evaluate_job import TrackingPool
+    from workflows.evaluate.evaluation_run import run_one_evaluation
+    from workflows.pretrain.weights_fetch import weights_name
+    from workflows.runs.mlflow_store import code_version
+
+    out.mkdir(parents=True, exist_ok=True)
+    pool = TrackingPool(cfg)
+    rows = []
+    try:
+        for variant in chosen:
+            vcfg = variant_config(cfg, variant)
+            say(f"== {variant.name} ==")
+            _, summary, _ = run_one_evaluation(
+                vcfg,
+                targets,
+                tracker="gdt",
+                weights=sources[variant.weights],
+                run_dir=out / variant.key,
+                label=variant.key,
+                strict=strict,
+                say=say,
+                warn=warn,
+                attribute_plots=False,  # per attribute: the variants side by side, below
+                pool=pool,
+            )
+            scores = summary["trackers"].get(variant.key)
+            rows.append(
+                {
+                    "key": variant.key,
+                    "name": variant.name,
+                    "weights": weights_name(sources[variant.weights]),
+                    "precision": scores["precision"] if scores else None,
+                    "success": scores["auc"] if scores else None,
+                    "fps": scores["fps"] if scores else None,
+                    "feature_dim": feature_dim(vcfg),
+                    "paper_precision": variant.paper_precision,
+                    "paper_success": variant.paper_success,
+                    "paper_dim": variant.paper_dim,
+                    "failed": sorted(summary["failed"]),
+                }
+            )
+    finally:
+        pool.close()
+    params = {
+        "sequences": ",".join(targets.sequences),
+        "objectness_weights": weights_name(sources["objectness"]),
+        "pretrained_weights": weights_name(sources["pretrained"]),
+        "variants": ",".join(v.key for v in chosen),
+    }
+    write_ablation(out, rows, {"params": params, "code_version": code_version()})
+    plot_variants(out, chosen)
+    return rows
 
 
 def variant_config(cfg: Config, variant: Variant) -> Config:

@@ -7,12 +7,7 @@ from pathlib import Path
 
 import click
 
-from workflows.evaluate.evaluate_cmd import (
-    evaluate_targets,
-    evaluation_options,
-    explain_unlogged,
-    prepare,
-)
+from workflows.evaluate.evaluate_cmd import evaluation_options, explain_unlogged, prepare
 from workflows.options import data_options
 
 DEFAULT_OUT = Path("runs") / "ablation"
@@ -58,31 +53,19 @@ def ablation(
     overrides: tuple[str, ...],
 ) -> None:
     """The ablation study of section 4.1 (Table 1) on OTB targets, printed beside the paper."""
-    from workflows.evaluate.ablation import (
-        VARIANTS,
-        feature_dim,
-        format_table,
-        plot_variants,
-        variant_config,
-        write_ablation,
-    )
+    from workflows.evaluate.ablation import choose_variants, format_table, run_ablation
+    from workflows.evaluate.evaluation_run import EvaluationSetupError, EvaluationTargets
     from workflows.pretrain.weights import gdt_weights
-    from workflows.pretrain.weights_fetch import weights_name
     from workflows.ray_runtime import keep_ray_logs
-    from workflows.runs.mlflow_store import code_version, resolve_tracking_uri
+    from workflows.runs.mlflow_store import resolve_tracking_uri
 
     if not root:
         raise click.UsageError("give the OTB download: --otb-root DIR")
+    try:
+        chosen = choose_variants(variants)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     cfg, names = prepare(overlays, overrides, address, max_actors, sequences, sequence_table)
-    chosen = list(VARIANTS)
-    if variants:
-        keys = [k.strip() for k in variants.split(",") if k.strip()]
-        unknown = sorted(set(keys) - {v.key for v in VARIANTS})
-        if unknown:
-            raise click.UsageError(
-                f"unknown variant(s) {unknown}; choose from {[v.key for v in VARIANTS]}"
-            )
-        chosen = [v for v in VARIANTS if v.key in keys]
     given = {"objectness": objectness_weights, "pretrained": pretrained_weights}
     flags = {"objectness": "--objectness-weights", "pretrained": "--pretrained-weights"}
     for kind in sorted({v.weights for v in chosen}):
@@ -96,56 +79,22 @@ def ablation(
             )
     sources = {kind: gdt_weights(spec) for kind, spec in given.items()}
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    from workflows.evaluate.evaluate_job import TrackingPool
-    from workflows.evaluate.evaluation_run import EvaluationTargets
-
     targets = EvaluationTargets(root, names, anno_dir, sequence_table, list(compare_with))
-    pool = TrackingPool(cfg)  # the variants share warm actors
-    rows = []
     try:
-        for variant in chosen:
-            vcfg = variant_config(cfg, variant)
-            click.echo(f"== {variant.name} ==")
-            result, summary, _ = evaluate_targets(
-                vcfg,
-                targets,
-                tracker="gdt",
-                weights=sources[variant.weights],
-                run_dir=out / variant.key,
-                label=variant.key,
-                strict=strict,
-                quiet=True,
-                attribute_plots=False,  # per attribute: the variants side by side, below
-                pool=pool,
-            )
-            scores = summary["trackers"].get(variant.key)
-            rows.append(
-                {
-                    "key": variant.key,
-                    "name": variant.name,
-                    "weights": weights_name(sources[variant.weights]),
-                    "precision": scores["precision"] if scores else None,
-                    "success": scores["auc"] if scores else None,
-                    "fps": scores["fps"] if scores else None,
-                    "feature_dim": feature_dim(vcfg),
-                    "paper_precision": variant.paper_precision,
-                    "paper_success": variant.paper_success,
-                    "paper_dim": variant.paper_dim,
-                    "failed": sorted(summary["failed"]),
-                }
-            )
+        rows = run_ablation(
+            cfg,
+            chosen,
+            targets,
+            sources,
+            out,
+            strict=strict,
+            say=click.echo,
+            warn=lambda m: click.secho(f"warning: {m}", fg="yellow", err=True),
+        )
+    except EvaluationSetupError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
-        pool.close()
         keep_ray_logs(out)
-    params = {
-        "sequences": ",".join(names),
-        "objectness_weights": weights_name(sources["objectness"]),
-        "pretrained_weights": weights_name(sources["pretrained"]),
-        "variants": ",".join(v.key for v in chosen),
-    }
-    write_ablation(out, rows, {"params": params, "code_version": code_version()})
-    plot_variants(out, chosen)
     click.echo(format_table(rows))
     parent = log_ablation_or_explain(out, resolve_tracking_uri(cfg.mlflow.tracking_uri), cfg)
     if parent:

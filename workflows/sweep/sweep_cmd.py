@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -20,17 +18,6 @@ from workflows.options import (
 
 DEFAULT_STORAGE = "sweeps"
 RANDOM_SAMPLES = 10  # --search random without --num-samples
-
-
-def _latest_sweep(storage: Path) -> Path:
-    from workflows.sweep.tune_sweep import can_resume
-
-    found = (
-        [d for d in storage.iterdir() if d.is_dir() and can_resume(d)] if storage.is_dir() else []
-    )
-    if not found:
-        raise click.UsageError(f"--resume: no resumable sweep under {storage}")
-    return max(found, key=lambda d: d.stat().st_mtime)
 
 
 @click.command()
@@ -137,21 +124,16 @@ def sweep(
     overrides: tuple[str, ...],
 ) -> None:
     """Sweep config values on Ray Tune; each trial is an evaluation logged as a child run."""
-    from workflows.ray_runtime import init_ray, keep_ray_logs
     from workflows.runs.mlflow_store import TrackingServerUnreachable
     from workflows.runs.mlflow_urls import compare_url, ui_base, where_to_look
     from workflows.runs.run_table import format_best, format_runs, search_runs, stopped_summary
-    from workflows.sweep.sweep_setup import SweepSetupError, new_sweep_context
-    from workflows.sweep.tune_sweep import (
-        SWEEP_JSON,
-        SweepContext,
-        can_resume,
-        close_parent_run,
-        finish_sweep,
-        open_parent_run,
-        reopen_parent_run,
-        run_tuner,
+    from workflows.sweep.sweep_setup import (
+        SweepSetupError,
+        new_experiment_dir,
+        resume_context,
+        start_sweep,
     )
+    from workflows.sweep.tune_sweep import run_sweep
 
     cfg = build_config(
         overlays,
@@ -162,24 +144,16 @@ def sweep(
         },
     )
     storage_dir = Path(storage).resolve()
-    if resume:
-        experiment_dir = storage_dir / name if name else _latest_sweep(storage_dir)
-        if not can_resume(experiment_dir):
-            raise click.UsageError(f"--resume: {experiment_dir} holds no resumable sweep")
-        context = SweepContext.load(experiment_dir)
-        click.echo(f"resuming sweep {context.name} (MLflow parent run {context.parent_run_id})")
-        reopen_parent_run(context)
-    else:
-        if not params or not root:
-            raise click.UsageError("a new sweep needs --param and --otb-root (or use --resume)")
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        label = "-".join(Path(p).stem if p.endswith((".yaml", ".yml")) else p for p in params)
-        experiment_dir = storage_dir / (name or f"sweep-{label}-{stamp}")
-        if (experiment_dir / SWEEP_JSON).exists():
-            raise click.UsageError(f"{experiment_dir} exists: use --resume or another --name")
-        try:
-            context = new_sweep_context(
+    try:
+        if resume:
+            context = resume_context(storage_dir, name)
+            click.echo(f"resuming sweep {context.name} (MLflow parent run {context.parent_run_id})")
+        else:
+            if not params or not root:
+                raise SweepSetupError("a new sweep needs --param and --otb-root (or use --resume)")
+            context = start_sweep(
                 cfg,
+                new_experiment_dir(storage_dir, name, params),
                 params=params,
                 values=values,
                 search=search,
@@ -188,7 +162,6 @@ def sweep(
                 reduction_factor=reduction_factor,
                 num_samples=num_samples or (1 if search == "grid" else RANDOM_SAMPLES),
                 metric=metric,
-                experiment_dir=experiment_dir,
                 otb_root=root,
                 anno_dir=anno_dir,
                 sequences=sequences,
@@ -200,29 +173,19 @@ def sweep(
                 say=click.echo,
                 warn=lambda m: click.secho(f"warning: {m}", fg="yellow"),
             )
-        except SweepSetupError as exc:
-            raise click.UsageError(str(exc)) from None
-        except TrackingServerUnreachable as exc:
-            raise click.ClickException(str(exc)) from None
-        context = dataclasses.replace(context, parent_run_id=open_parent_run(context))
-        context.save()
-        click.echo(f"MLflow parent run {context.parent_run_id} ({context.tracking_uri})")
-    try:
-        init_ray(cfg.ray.address)
-        outcome = run_tuner(
-            context,
-            resume=resume,
-            max_concurrent=max_concurrent,
-            max_failures=max_failures,
-            retry_failed=retry_failed,
-            seed=cfg.seed,
-        )
-        best = finish_sweep(context, outcome)
-    except Exception:
-        close_parent_run(context, "FAILED")  # not left RUNNING; --resume reopens it
-        raise
-    finally:
-        keep_ray_logs(experiment_dir)
+            click.echo(f"MLflow parent run {context.parent_run_id} ({context.tracking_uri})")
+    except SweepSetupError as exc:
+        raise click.UsageError(str(exc)) from None
+    except TrackingServerUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
+    outcome, best = run_sweep(
+        context,
+        cfg,
+        resume=resume,
+        max_concurrent=max_concurrent,
+        max_failures=max_failures,
+        retry_failed=retry_failed,
+    )
     runs = search_runs(context.tracking_uri, [context.experiment_id], context.parent_run_id)
     click.echo(format_runs(runs, context.metric, context.keys))
     click.echo(

@@ -4,8 +4,10 @@ server and the weights (``gdt-flow sweep``; :class:`~workflows.sweep.tune_sweep.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gdt_core.config import Config, ConfigError
 from gdt_core.data.otb import OTBDataError, sequence_names
@@ -15,7 +17,13 @@ from workflows.evaluate.evaluation import missing_targets
 from workflows.pretrain.weights import gdt_weights, resolve_weights
 from workflows.runs.mlflow_store import reachable_experiment, resolve_tracking_uri
 from workflows.sweep.sweep_space import check_ranges, resolve_space
-from workflows.sweep.tune_sweep import SweepContext
+from workflows.sweep.tune_sweep import (
+    SWEEP_JSON,
+    SweepContext,
+    can_resume,
+    open_parent_run,
+    reopen_parent_run,
+)
 
 
 def target_order(targets: list[str], seed: int) -> list[str]:
@@ -111,4 +119,45 @@ def new_sweep_context(
         order_seed=cfg.seed,
     )
     say(f"sweep {context.name}: {context.trials} trial(s) over {context.keys}")
+    return context
+
+
+def new_experiment_dir(storage: Path, name: str | None, params: tuple[str, ...]) -> Path:
+    """The folder of a new sweep under ``storage``: ``name``, else ``sweep-<params>-<UTC
+    time>``; a :class:`SweepSetupError` if a sweep is there already."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    label = "-".join(Path(p).stem if p.endswith((".yaml", ".yml")) else p for p in params)
+    experiment_dir = storage / (name or f"sweep-{label}-{stamp}")
+    if (experiment_dir / SWEEP_JSON).exists():
+        raise SweepSetupError(f"{experiment_dir} exists: use --resume or another --name")
+    return experiment_dir
+
+
+def start_sweep(cfg: Config, experiment_dir: Path, **setup: Any) -> SweepContext:
+    """A new sweep: its checked context (:func:`new_sweep_context`), its MLflow parent run
+    opened, the context saved beside Tune's experiment (what ``--resume`` reads)."""
+    context = new_sweep_context(cfg, experiment_dir=experiment_dir, **setup)
+    context = dataclasses.replace(context, parent_run_id=open_parent_run(context))
+    context.save()
+    return context
+
+
+def resume_context(storage: Path, name: str | None) -> SweepContext:
+    """The sweep ``name`` under ``storage`` (default: the latest resumable one), its parent
+    run RUNNING again; a :class:`SweepSetupError` when there is none to resume."""
+    if name:
+        experiment_dir = storage / name
+    else:
+        found = (
+            [d for d in storage.iterdir() if d.is_dir() and can_resume(d)]
+            if storage.is_dir()
+            else []
+        )
+        if not found:
+            raise SweepSetupError(f"--resume: no resumable sweep under {storage}")
+        experiment_dir = max(found, key=lambda d: d.stat().st_mtime)
+    if not can_resume(experiment_dir):
+        raise SweepSetupError(f"--resume: {experiment_dir} holds no resumable sweep")
+    context = SweepContext.load(experiment_dir)
+    reopen_parent_run(context)
     return context

@@ -543,3 +543,35 @@ def finish_sweep(context: SweepContext, outcome: SweepOutcome) -> dict[str, Any]
         status = "FINISHED" if best is not None else "FAILED"
     finish_run(client, parent, status)
     return best
+
+
+def run_sweep(
+    context: SweepContext,
+    cfg: Config,
+    *,
+    resume: bool = False,
+    max_concurrent: int | None = None,
+    max_failures: int = 0,
+    retry_failed: bool = False,
+) -> tuple[SweepOutcome, dict[str, Any] | None]:
+    """Run (or continue) the sweep on Ray (``ray.address``, else a local Ray), then log its
+    summary on the parent run (:func:`finish_sweep`): the outcome and the best trial. The
+    parent never stays RUNNING on an error; Ray's logs are copied into the sweep's folder."""
+    from workflows.ray_runtime import init_ray, keep_ray_logs
+
+    try:
+        init_ray(cfg.ray.address)
+        outcome = run_tuner(
+            context,
+            resume=resume,
+            max_concurrent=max_concurrent,
+            max_failures=max_failures,
+            retry_failed=retry_failed,
+            seed=cfg.seed,
+        )
+        return outcome, finish_sweep(context, outcome)
+    except Exception:
+        close_parent_run(context, "FAILED")  # not left RUNNING; --resume reopens it
+        raise
+    finally:
+        keep_ray_logs(context.experiment_dir)
