@@ -35,13 +35,7 @@ from gdt_core.config import Config, load_config
 from gdt_core.data.det import list_entries
 from gdt_core.data.synthetic_det import generate_det
 from gdt_core.network.network import build_network
-from gdt_core.phase1.patches import (
-    PatchParams,
-    build_manifest,
-    build_shard,
-    plan_shards,
-    write_manifest,
-)
+from gdt_core.phase1.patches import build_patch_set
 from gdt_core.phase1.resident import DoesNotFit
 from gdt_core.phase1.training import Phase1Training, speed_settings, training_pool
 
@@ -75,10 +69,7 @@ def patch_set(cfg: Config, tmp: Path, n: int) -> Path:
     """``n`` patches from 40 synthetic DET images, 2 shards, with a manifest."""
     det, out = tmp / "det", tmp / "patches"
     generate_det(det, 40, seed=0)
-    params = PatchParams.from_config(cfg)
-    specs = plan_shards(list_entries(det), n, 2, 0.5, 0)
-    results = [build_shard(s, params, out) for s in specs]
-    write_manifest(out, build_manifest([str(det)], specs, results, params, 0, n, cfg.to_dict()))
+    build_patch_set(list_entries(det), out, cfg.replace({"seed": 0}), n, 2, roots=[det])
     return out
 
 

@@ -36,18 +36,13 @@ from typing import Any
 
 import torch
 
+from bench.bench_tracker import FirstFrames
 from gdt_core.config import Config, load_config
 from gdt_core.data.det_sources import list_det_roots
 from gdt_core.data.otb import load_sequence, present_targets
 from gdt_core.metrics.ope import score_tracker
 from gdt_core.network.network import build_network, load_pretrained, save_checkpoint
-from gdt_core.phase1.patches import (
-    PatchParams,
-    build_manifest,
-    build_shard,
-    plan_shards,
-    write_manifest,
-)
+from gdt_core.phase1.patches import build_patch_set
 from gdt_core.phase1.training import Phase1Training, speed_settings, training_pool
 from gdt_core.tracking.interface import run_ope
 from gdt_core.tracking.tracker import GDTTracker
@@ -55,27 +50,15 @@ from gdt_core.tracking.tracker import GDTTracker
 WEIGHTS = "weights/alexnet-imagenet-conv.pth"  # in the pack
 
 
-def build_patch_set(cfg: Config, roots: list[Path], out: Path, processes: int) -> dict[str, Any]:
-    """The patch set of ``roots`` (shards in parallel processes), as ``build-patches`` would."""
+def patches_from(cfg: Config, roots: list[Path], out: Path, processes: int) -> dict[str, Any]:
+    """The patch set of ``roots`` (shards in parallel processes), as ``build-patches`` would;
+    its counts."""
     listing = list_det_roots(roots)
-    params = PatchParams.from_config(cfg)
-    p1 = cfg.phase1
-    specs = plan_shards(
-        listing.entries, p1.num_patches, 4 * processes, p1.positive_fraction, cfg.seed
-    )
     with ProcessPoolExecutor(processes) as pool:
-        results = list(pool.map(build_shard, specs, [params] * len(specs), [out] * len(specs)))
-    manifest = build_manifest(
-        [str(r) for r in roots],
-        specs,
-        results,
-        params,
-        cfg.seed,
-        p1.num_patches,
-        cfg.to_dict(),
-        listing.skipped,
-    )
-    write_manifest(out, manifest)
+        manifest = build_patch_set(
+            listing.entries, out, cfg, cfg.phase1.num_patches, 4 * processes, roots=roots,
+            skipped=listing.skipped, map_shards=pool.map,
+        )  # fmt: skip
     return manifest["counts"]
 
 
@@ -147,8 +130,7 @@ def track(cfg: Config, otb: Path, weights: dict[str, Path], max_frames: int | No
     for label, path in weights.items():
         boxes, seconds, truth, attributes = {}, 0.0, {}, {}
         for seq in sequences:
-            n = min(len(seq), max_frames or len(seq))
-            view = _FirstFrames(seq, n)
+            view = FirstFrames(seq, max_frames)
             result = run_ope(GDTTracker(cfg, weights=path), view)
             boxes[seq.name], truth[seq.name] = result.boxes, view.ground_truth
             attributes[seq.name] = seq.attributes
@@ -162,20 +144,6 @@ def track(cfg: Config, otb: Path, weights: dict[str, Path], max_frames: int | No
             flush=True,
         )
     return out
-
-
-class _FirstFrames:
-    """The first ``n`` frames of a sequence."""
-
-    def __init__(self, seq: Any, n: int) -> None:
-        self._seq, self.name = seq, seq.name
-        self.ground_truth = seq.ground_truth[:n]
-
-    def __len__(self) -> int:
-        return len(self.ground_truth)
-
-    def frame(self, index: int) -> Any:
-        return self._seq.frame(index)
 
 
 def main() -> None:
@@ -216,7 +184,7 @@ def main() -> None:
     }
     start = time.perf_counter()
     roots = sorted(p for p in (pack / "det").iterdir() if p.is_dir())
-    report["patches"] = build_patch_set(cfg, roots, work / "patches", args.processes)
+    report["patches"] = patches_from(cfg, roots, work / "patches", args.processes)
     report["patches"]["seconds"] = time.perf_counter() - start
     print(f"patches: {report['patches']}", flush=True)
     init = pack / WEIGHTS

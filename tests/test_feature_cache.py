@@ -16,14 +16,7 @@ from gdt_core.data.synthetic_det import generate_det
 from gdt_core.network.network import build_network
 from gdt_core.phase1.feature_cache import CachedPool, cache_dir, cache_shard
 from gdt_core.phase1.objectness import ObjectnessNet, PatchPool, objectness_step
-from gdt_core.phase1.patches import (
-    PatchParams,
-    build_manifest,
-    build_shard,
-    plan_shards,
-    read_manifest,
-    write_manifest,
-)
+from gdt_core.phase1.patches import build_patch_set, read_manifest
 
 CFG = load_config().replace({"network.input_size": 99, "network.fc6_dim": 32, "network.fc7_dim": 8})
 NORM = (CFG.network.mean, CFG.network.std)
@@ -33,12 +26,8 @@ NORM = (CFG.network.mean, CFG.network.std)
 def patch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("pool5")
     det = generate_det(tmp / "det", 8, seed=4)
-    params = PatchParams.from_config(CFG)
-    specs = plan_shards(list_entries(det), 48, 2, 0.5, seed=0)
-    out = tmp / "patches"
-    results = [build_shard(s, params, out) for s in specs]
-    write_manifest(out, build_manifest([str(det)], specs, results, params, 0, 48, {}))
-    return out
+    build_patch_set(list_entries(det), tmp / "patches", CFG, 48, 2)
+    return tmp / "patches"
 
 
 def _net(seed: int = 0) -> torch.nn.Module:

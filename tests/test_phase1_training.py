@@ -14,13 +14,7 @@ from gdt_core.data.det import list_entries
 from gdt_core.data.synthetic_det import generate_det
 from gdt_core.network.network import build_network
 from gdt_core.phase1.objectness import PatchPool
-from gdt_core.phase1.patches import (
-    PatchParams,
-    build_manifest,
-    build_shard,
-    plan_shards,
-    write_manifest,
-)
+from gdt_core.phase1.patches import build_patch_set
 from gdt_core.phase1.resident import DoesNotFit, ResidentPatchPool
 from gdt_core.phase1.training import Phase1Training, load_state, speed_settings, training_pool
 
@@ -42,12 +36,8 @@ NORM = (CFG.network.mean, CFG.network.std)
 def patch_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("phase1")
     det = generate_det(tmp / "det", 8, seed=2)
-    params = PatchParams.from_config(CFG)
-    specs = plan_shards(list_entries(det), 60, 2, 0.5, seed=0)
-    out = tmp / "patches"
-    results = [build_shard(s, params, out) for s in specs]
-    write_manifest(out, build_manifest([str(det)], specs, results, params, 0, 60, {}))
-    return out
+    build_patch_set(list_entries(det), tmp / "patches", CFG, 60, 2)
+    return tmp / "patches"
 
 
 def test_resident_batches_are_the_jpeg_batches(patch_dir: Path) -> None:

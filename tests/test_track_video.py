@@ -17,19 +17,8 @@ from gdt_core.data.box_file import read_box_file
 from gdt_core.data.otb import load_sequence
 from gdt_core.data.synthetic_otb import write_synthetic_sequence
 from gdt_core.metrics.ope import score_sequence
+from tests.test_track_cmd import FAST
 from workflows.cli import main
-
-FAST = [
-    "network.input_size=99",
-    "tracker.pooled_target_size=32",
-    "sampling.first_frame_positives=16",
-    "sampling.first_frame_negatives=32",
-    "sampling.num_positives=4",
-    "sampling.num_negatives=8",
-    "candidates.positions_per_scale=8",
-    "phase2.max_iterations=2",
-    "phase2.batch_size=16",
-]
 
 
 def _fast(*extra: str) -> list[str]:

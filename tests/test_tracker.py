@@ -14,8 +14,8 @@ from gdt_core.data.otb import load_sequence_dir
 from gdt_core.data.synthetic_otb import write_synthetic_sequence
 from gdt_core.metrics.ope import score_sequence
 from gdt_core.network.network import WeightsError
-from gdt_core.tracking.interface import run_ope
 from gdt_core.tracking.box_choice import select_box
+from gdt_core.tracking.interface import run_ope
 from gdt_core.tracking.tracker import GDTTracker
 from gdt_core.tracking.trackers import make_tracker
 

@@ -45,7 +45,7 @@ import os
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -537,6 +537,32 @@ def load_shard(path: str | Path) -> PatchShard:
 
 
 MANIFEST = "manifest.json"  # in the patch directory, beside the shards
+
+
+def build_patch_set(
+    entries: list[DetEntry],
+    out_dir: str | Path,
+    cfg: Config,
+    num_patches: int,
+    num_shards: int,
+    *,
+    roots: Sequence[str | Path] = (),
+    skipped: Sequence[Skipped] = (),
+    map_shards: Callable[..., Iterable[ShardResult]] = map,
+) -> dict[str, Any]:
+    """A whole patch set in one go (no resuming: ``gdt-flow build-patches`` does that on
+    Ray): ``entries`` cut into ``num_shards`` shards with ``cfg``'s sampling, each built by
+    ``map_shards`` (``map``, or a process pool's), and its manifest written; the manifest."""
+    params = PatchParams.from_config(cfg)
+    p1 = cfg.phase1
+    specs = plan_shards(entries, num_patches, num_shards, p1.positive_fraction, cfg.seed)
+    results = list(map_shards(build_shard, specs, [params] * len(specs), [out_dir] * len(specs)))
+    manifest = build_manifest(
+        [str(r) for r in roots], specs, results, params, cfg.seed, num_patches, cfg.to_dict(),
+        skipped,
+    )  # fmt: skip
+    write_manifest(out_dir, manifest)
+    return manifest
 
 
 def write_manifest(patch_dir: str | Path, manifest: dict[str, Any]) -> Path:
