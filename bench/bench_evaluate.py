@@ -56,7 +56,7 @@ def main() -> None:
 
     cfg = load_config(args.config, args.overrides)
     targets = args.targets.split(",")
-    spec = EvaluationSpec(cfg, args.tracker, otb_root=args.otb_root)
+    spec = EvaluationSpec(cfg, args.tracker, root=args.otb_root)
     load_before = os.getloadavg()[0]
     init_ray(num_cpus=args.num_cpus)
     with tempfile.TemporaryDirectory() as tmp:

@@ -104,7 +104,7 @@ def test_a_running_target_reports_its_frame(ray_local, otb, tmp_path: Path):
     while a target runs, not only when it ends."""
     root, table = otb
     cfg = load_config().replace({"ray.progress_every_s": 0.2})  # the driver's poll interval
-    spec = EvaluationSpec(cfg, "csrt", otb_root=str(root), sequence_table=str(table))
+    spec = EvaluationSpec(cfg, "csrt", root=str(root), sequence_table=str(table))
     door, seen = Door.remote(), []
 
     def on_progress(sequence: str, frames: int) -> None:
@@ -125,7 +125,7 @@ def test_killed_actor_is_restarted_and_its_target_redone(ray_local, otb, tmp_pat
     reference = evaluate_targets(
         cfg, names, root, "csrt", None, tmp_path / "ref", sequence_table=table
     )
-    spec = EvaluationSpec(cfg, "csrt", otb_root=str(root), sequence_table=str(table))
+    spec = EvaluationSpec(cfg, "csrt", root=str(root), sequence_table=str(table))
     gate = Gate.remote()
     hook = BlockOnceAt(gate, "SynB", 6)
     with ThreadPoolExecutor(1) as pool:

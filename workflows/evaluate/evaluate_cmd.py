@@ -79,7 +79,7 @@ def log_or_explain(
         return None
 
 
-def evaluate_targets(
+def evaluate_with_progress(
     cfg: Config, targets: EvaluationTargets, *, quiet: bool = False, **kwargs: Any
 ) -> tuple[EvaluationResult, dict[str, Any], list[float]]:
     """:func:`workflows.evaluate.evaluation_run.run_one_evaluation` with the terminal's messages and
@@ -198,7 +198,7 @@ def evaluate(
     targets = EvaluationTargets(
         root, names, anno_dir, sequence_table, list(compare_with), dataset, split
     )
-    result, summary, _ = evaluate_targets(
+    result, summary, _ = evaluate_with_progress(
         cfg,
         targets,
         tracker=tracker,

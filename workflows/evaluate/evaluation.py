@@ -59,7 +59,7 @@ class EvaluationSpec:
     tracker: str = "gdt"
     weights: str | None = None  # a local file, or None = random initialisation
     weights_uri: str | None = None  # as the user gave it (path, runs:/..., models:/...)
-    otb_root: str = ""  # the data set's root: an OTB download, LaSOT's or GOT-10k's
+    root: str = ""  # the data set's root: an OTB download, LaSOT's or GOT-10k's
     anno_dir: str | None = None
     label: str = ""  # the results folder / legend name; default: the tracker in capitals
     sequence_table: str | None = None  # a CSV like datasets/otb/sequences.csv; None = OTB-100
@@ -229,8 +229,8 @@ def load_target(spec: EvaluationSpec, sequence: str) -> FrameSource:
     """Target ``sequence`` of ``spec``'s data set (OTB through its sequence table)."""
     if spec.dataset == "otb":
         table = sequence_table(spec.sequence_table)
-        return load_sequence(spec.otb_root, sequence, anno_dir=spec.anno_dir, table=table)
-    return benchmarks.load_video(spec.dataset, spec.otb_root, spec.split, sequence)
+        return load_sequence(spec.root, sequence, anno_dir=spec.anno_dir, table=table)
+    return benchmarks.load_video(spec.dataset, spec.root, spec.split, sequence)
 
 
 def target_scores(spec: EvaluationSpec, seq: FrameSource, boxes: np.ndarray) -> dict[str, float]:
@@ -258,8 +258,8 @@ def result_text(spec: EvaluationSpec, boxes: np.ndarray) -> str:
 def missing_in(spec: EvaluationSpec, names: Iterable[str]) -> list[str]:
     """The targets absent from ``spec``'s data root (a partial copy)."""
     if spec.dataset == "otb":
-        return missing_targets(spec.otb_root, names, spec.sequence_table)
-    return benchmarks.missing_sequences(spec.dataset, spec.otb_root, spec.split, list(names))
+        return missing_targets(spec.root, names, spec.sequence_table)
+    return benchmarks.missing_sequences(spec.dataset, spec.root, spec.split, list(names))
 
 
 def evaluate_target(
@@ -343,7 +343,7 @@ def write_manifest(
         "label": spec.name,
         "weights_uri": spec.weights_uri or spec.weights,
         "weights_path": spec.weights,
-        "otb_root": str(Path(spec.otb_root).resolve()),
+        "otb_root": str(Path(spec.root).resolve()),  # the data set's root, by its old name
         "anno_dir": str(Path(spec.anno_dir).resolve()) if spec.anno_dir else None,
         "sequence_table": str(Path(spec.sequence_table).resolve()) if spec.sequence_table else None,
         "dataset": spec.dataset,
@@ -406,7 +406,7 @@ def evaluate_targets(
         tracker=tracker,
         weights=str(weights) if weights is not None else None,
         weights_uri=weights_uri,
-        otb_root=str(otb_root),
+        root=str(otb_root),
         anno_dir=str(anno_dir) if anno_dir is not None else None,
         label=label,
         sequence_table=str(sequence_table) if sequence_table is not None else None,

@@ -41,7 +41,7 @@ class EvaluationTargets:
     """Where the targets are: the data set and its root, the named targets, OTB's optional
     annotation folder and sequence table, and the result folders to plot beside this run."""
 
-    otb_root: str  # the data set's root (an OTB download, LaSOT's or GOT-10k's)
+    root: str  # the data set's root (an OTB download, LaSOT's or GOT-10k's)
     sequences: list[str]
     anno_dir: str | None = None
     sequence_table: str | None = None
@@ -94,7 +94,7 @@ def run_one_evaluation(
         tracker=tracker,
         weights=str(local) if local is not None else None,
         weights_uri=weights,
-        otb_root=str(Path(targets.otb_root).resolve()),
+        root=str(Path(targets.root).resolve()),
         anno_dir=_resolve(targets.anno_dir),
         label=label,
         sequence_table=_resolve(targets.sequence_table),
@@ -103,7 +103,7 @@ def run_one_evaluation(
     )
     missing = missing_in(spec, targets.sequences)
     if missing:
-        message = f"{len(missing)} target(s) not under {targets.otb_root}: {', '.join(missing)}"
+        message = f"{len(missing)} target(s) not under {targets.root}: {', '.join(missing)}"
         if strict:
             raise EvaluationSetupError(message + " (--strict)")
         warn(f"{message}; skipped")
