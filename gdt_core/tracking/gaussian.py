@@ -14,6 +14,8 @@ from functools import cached_property
 
 import torch
 
+from gdt_core.config import GaussianConfig
+
 EQ7_FORMS = ("moment_matching", "printed")
 
 
@@ -111,16 +113,12 @@ def update_gaussian(
 
 
 def update_bayes_layer(
-    layer: BayesLayer,
-    x_pos: torch.Tensor,
-    x_neg: torch.Tensor,
-    gamma: float,
-    eq7_form: str,
-    variance_floor: float,
+    layer: BayesLayer, x_pos: torch.Tensor, x_neg: torch.Tensor, g: GaussianConfig
 ) -> BayesLayer:
-    """Stage 1 of section 3.3: ML estimates on this frame's samples blended in by eqs. 6-7."""
-    fresh = fit_bayes_layer(x_pos, x_neg, variance_floor)
+    """Stage 1 of section 3.3: ML estimates on this frame's samples blended in by eqs. 6-7
+    (``g.gamma``, ``g.eq7_form``, ``g.variance_floor``)."""
+    fresh = fit_bayes_layer(x_pos, x_neg, g.variance_floor)
     return BayesLayer(
-        update_gaussian(layer.pos, fresh.pos, gamma, eq7_form, variance_floor),
-        update_gaussian(layer.neg, fresh.neg, gamma, eq7_form, variance_floor),
+        update_gaussian(layer.pos, fresh.pos, g.gamma, g.eq7_form, g.variance_floor),
+        update_gaussian(layer.neg, fresh.neg, g.gamma, g.eq7_form, g.variance_floor),
     )

@@ -115,7 +115,7 @@ class ReferenceGDTTracker:
         if self.layer is None or self.gate is None:
             raise RuntimeError("ReferenceGDTTracker.update() called before init()")
         cfg, frame = self.cfg, self.reader.frame(image)
-        s, o, g = cfg.sampling, cfg.online, cfg.gaussian
+        s, o = cfg.sampling, cfg.online
         size = (frame.shape[-1], frame.shape[-2])
         # forward: the candidate set X, scored (eq. 4); the new box (eq. 5)
         cands = sample_candidates(self._rng, self._box, cfg.candidates)
@@ -133,19 +133,13 @@ class ReferenceGDTTracker:
         )
         with torch.no_grad():
             xs = self.net.fc(p5)
-        self.layer = update_bayes_layer(
-            self.layer,
-            xs[: s.num_positives],
-            xs[s.num_positives :],
-            g.gamma,
-            g.eq7_form,
-            g.variance_floor,
-        )
+        n_pos = s.num_positives
+        self.layer = update_bayes_layer(self.layer, xs[:n_pos], xs[n_pos:], cfg.gaussian)
         # stage 2: the Gaussians fixed, the fc layers stepped on eqs. 8-11
         for _ in range(o.iterations_per_frame if learn else 0):
             with torch.no_grad():
                 hidden = self.net.fc6_out(p5)
                 xs = self.net.fc_head(hidden)
-            online_step(self.net, o.learning_rate, p5, hidden, xs, s.num_positives, self.layer)
+            online_step(self.net, o.learning_rate, p5, hidden, xs, n_pos, self.layer)
         self._box = box
         return box.copy(), score

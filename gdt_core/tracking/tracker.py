@@ -152,13 +152,11 @@ class GDTTracker:
         """Stage 1 (eqs. 6-7) on the pending samples -- the first rows of ``rows`` -- then, if
         their frame passed the gate, stage 2's fc-only iterations (eqs. 8-11). Returns the fc6
         outputs of all ``rows`` under the updated weights."""
-        n, o, g = len(pending.pool5), self.cfg.online, self.cfg.gaussian
+        n, o = len(pending.pool5), self.cfg.online
         n_pos = self.cfg.sampling.num_positives
         with torch.no_grad():
             xs = self.net.fc_head(hidden[:n])
-        self.layer = update_bayes_layer(
-            layer, xs[:n_pos], xs[n_pos:], g.gamma, g.eq7_form, g.variance_floor
-        )
+        self.layer = update_bayes_layer(layer, xs[:n_pos], xs[n_pos:], self.cfg.gaussian)
         for step in range(o.iterations_per_frame if pending.learn else 0):
             if step > 0:  # the previous iteration moved fc6 and fc7
                 with torch.no_grad():
