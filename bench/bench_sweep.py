@@ -1,16 +1,17 @@
 """Grid search against Optuna's TPE with ASHA's early stopping, with the same trial budget.
 
-    python -m bench.bench_sweep [--param gamma-scale] [--targets all] [--max-concurrent 2]
+    python -m bench.bench_sweep [--param gamma-scale] [--targets all|A,B] [--max-concurrent 2]
                                 [--grace-period 2] [--reduction-factor 2] [--json FILE]
 
-Runs two ``gdt-flow sweep`` commands over the same space (default ``configs/sweeps/
-gamma-scale.yaml``: γ x the pyramid's scale step, 3 x 3) on every target present in
-``--otb-root`` (default ``../shared/data/otb``), GDT with the ImageNet weights, one after the
-other in this machine's local Ray: the whole grid (``--search grid``), then as many trials
-suggested by Optuna's TPE and stopped early by ASHA (``--search optuna --scheduler asha``).
-Prints, per sweep: trials finished and stopped, target-frames tracked (each trial's scored
-targets' frames, from its evaluation folder), wall time, and the best configuration with its
-AUC over all targets; then the ratios of frames and of wall time. ``--json`` writes it.
+Runs two ``gdt-flow sweep`` commands over the same space (default
+``configs/sweeps/gamma-scale.yaml``: γ x the pyramid's scale step, 3 x 3) on ``--targets``
+(default every target present in ``--otb-root``, ``../shared/data/otb``), GDT with the
+ImageNet weights, one after the other in this machine's local Ray: the whole grid
+(``--search grid``), then as many trials suggested by Optuna's TPE and stopped early by
+ASHA (``--search optuna --scheduler asha``). Prints, per sweep: trials finished and stopped,
+target-frames tracked (each trial's scored targets' frames, from its evaluation folder),
+wall time, and the best configuration with its AUC over all targets; then the ratios of
+frames and of wall time. ``--json`` writes it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench.bench_quality import DEFAULT_OTB, default_weights
-from gdt_core.data.otb import present_targets
+from bench.bench_tracker import target_names
 
 
 def _sweep(args: argparse.Namespace, work: Path, name: str, extra: list[str]) -> dict:
@@ -32,7 +33,7 @@ def _sweep(args: argparse.Namespace, work: Path, name: str, extra: list[str]) ->
     import mlflow
 
     uri = f"sqlite:///{work / 'mlflow.db'}"
-    targets = present_targets(args.otb_root)
+    targets = target_names(args)
     command = [
         str(Path(sys.executable).parent / "gdt-flow"), "sweep", "--param", args.param,
         "--otb-root", str(args.otb_root), "--sequences", ",".join(targets),
@@ -75,15 +76,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--param", default="gamma-scale")
     ap.add_argument("--otb-root", type=Path, default=DEFAULT_OTB)
+    ap.add_argument("--targets", default="all", help="'all' (present in --otb-root) or A,B")
     ap.add_argument("--weights", default=None, help="GDT's weights (default: ImageNet)")
     ap.add_argument("--max-concurrent", type=int, default=2)
     ap.add_argument("--grace-period", type=int, default=2)
     ap.add_argument("--reduction-factor", type=float, default=2.0)
     ap.add_argument("--json", dest="json_out")
+    ap.add_argument("--work", help="keep the sweeps' folders and MLflow store here (default: temp)")
     args = ap.parse_args()
     args.weights = args.weights or default_weights()
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = Path(args.work or tmp)
         grid = _sweep(args, work, "grid", ["--search", "grid"])
         asha = [
             "--search", "optuna", "--num-samples", str(grid["trials"]), "--scheduler", "asha",
@@ -92,7 +95,7 @@ def main() -> None:
         ]  # fmt: skip
         tpe = _sweep(args, work, "optuna-asha", asha)
     print(
-        f"space {args.param}, {len(present_targets(args.otb_root))} targets, weights "
+        f"space {args.param}, targets {','.join(target_names(args))}, weights "
         f"{args.weights}; {time.strftime('%Y-%m-%d %H:%M')}"
     )
     print(

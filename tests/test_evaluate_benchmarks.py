@@ -89,7 +89,14 @@ def test_evaluate_got10k_writes_its_layout_and_logs_its_scores(ray_local, tmp_pa
 def test_evaluate_needs_the_data_sets_root(tmp_path: Path):
     res = CliRunner().invoke(main, ["evaluate", "--dataset", "lasot", "--sequences", "all"])
     assert res.exit_code == 2 and "--root DIR" in res.output
+    # --otb-root is an alias of --root: an empty folder is named, not scored as zero targets
     res = CliRunner().invoke(
         main, ["evaluate", "--dataset", "lasot", "--otb-root", str(tmp_path), "--sequences", "all"]
     )
-    assert res.exit_code == 2 and "--otb-root is OTB's" in res.output
+    assert res.exit_code == 2 and f"{tmp_path}: no LaSOT sequence" in res.output
+    res = CliRunner().invoke(main, ["evaluate", "--dataset", "got10k", "--root", str(tmp_path)])
+    assert res.exit_code == 2 and "Missing option '--sequences'" in res.output
+    res = CliRunner().invoke(
+        main, ["evaluate", "--dataset", "got10k", "--root", str(tmp_path), "--sequences", "all"]
+    )
+    assert res.exit_code == 2 and "GOT-10k split folder not found" in res.output

@@ -25,7 +25,7 @@ def test_output_is_identical_for_one_or_two_shards_at_once(ray_local, tmp_path: 
     assert files == [f"shard-{i:05d}.npz" for i in range(4)]
     for name in files:
         assert (tmp_path / "p1" / name).read_bytes() == (tmp_path / "p2" / name).read_bytes()
-    assert one["counts"] == two["counts"] == {"background": 80, "object": 80}
+    assert one["counts"] == two["counts"] == {"background": 80, "object": 80, "framing": 0}
     assert one["shard_seeds"] == [[7, i] for i in range(4)]
     assert sum(line.startswith("shard ") for line in lines) == 4  # progress per shard
     manifest = json.loads((tmp_path / "p1" / "manifest.json").read_text())

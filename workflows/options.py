@@ -124,11 +124,10 @@ def data_options(
             if anno
             else []
         ),
-        click.option(
+        click.option(  # click 8.5 enforces `required` only where no default is given
             "--sequences",
-            default=sequences,
+            **({"default": sequences, "show_default": True} if sequences else {}),
             required=required,
-            show_default=sequences is not None,
             help=named,
         ),
         click.option(
