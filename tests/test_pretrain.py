@@ -211,6 +211,7 @@ def test_a_killed_worker_resumes_where_it_stopped(pretrained, tmp_path: Path) ->
         thread.join(0.05)
     thread.join(600)
     assert killed is not None, "training ended before its worker could be killed"
+    assert not thread.is_alive(), "training did not end within 600 s of the kill"
     assert "error" not in outcome, outcome.get("error")
     result = outcome["result"]
     client = mlflow.MlflowClient(cfg.mlflow.tracking_uri)
