@@ -28,12 +28,13 @@ from bench.bench_quality import DEFAULT_OTB, default_weights
 from bench.bench_tracker import target_names
 
 
-def _sweep(args: argparse.Namespace, work: Path, name: str, extra: list[str]) -> dict:
+def _sweep(
+    args: argparse.Namespace, targets: list[str], work: Path, name: str, extra: list[str]
+) -> dict:
     """One sweep through the CLI; what it tracked and found."""
     import mlflow
 
     uri = f"sqlite:///{work / 'mlflow.db'}"
-    targets = target_names(args)
     command = [
         str(Path(sys.executable).parent / "gdt-flow"), "sweep", "--param", args.param,
         "--otb-root", str(args.otb_root), "--sequences", ",".join(targets),
@@ -85,17 +86,18 @@ def main() -> None:
     ap.add_argument("--work", help="keep the sweeps' folders and MLflow store here (default: temp)")
     args = ap.parse_args()
     args.weights = args.weights or default_weights()
+    targets = target_names(args)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
-        grid = _sweep(args, work, "grid", ["--search", "grid"])
+        grid = _sweep(args, targets, work, "grid", ["--search", "grid"])
         asha = [
             "--search", "optuna", "--num-samples", str(grid["trials"]), "--scheduler", "asha",
             "--grace-period", str(args.grace_period),
             "--reduction-factor", str(args.reduction_factor),
         ]  # fmt: skip
-        tpe = _sweep(args, work, "optuna-asha", asha)
+        tpe = _sweep(args, targets, work, "optuna-asha", asha)
     print(
-        f"space {args.param}, targets {','.join(target_names(args))}, weights "
+        f"space {args.param}, targets {','.join(targets)}, weights "
         f"{args.weights}; {time.strftime('%Y-%m-%d %H:%M')}"
     )
     print(

@@ -60,6 +60,8 @@ def test_unknown_split_or_sequence_is_clear(tmp_path):
     with pytest.raises(GOT10kDataError, match="unknown GOT-10k split 'dev'"):
         got10k_sequence_names(tmp_path, "dev")
     (tmp_path / "val").mkdir()
+    with pytest.raises(GOT10kDataError, match="val: no GOT-10k sequence found"):
+        got10k_sequence_names(tmp_path, "val")
     with pytest.raises(GOT10kDataError, match="sequence folder not found"):
         load_got10k_sequence(tmp_path, "val", VAL)
 

@@ -36,6 +36,9 @@ def test_names_are_found_in_nested_and_flat_roots_in_numeric_order(tmp_path):
     _three_frames(flat / "dog-3")
     assert lasot_sequence_names(flat) == ["dog-3"]
     assert len(load_lasot_sequence(flat, "dog-3")) == 3
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LaSOTDataError, match="empty: no LaSOT sequence"):
+        lasot_sequence_names(tmp_path / "empty")
 
 
 @pytest.mark.parametrize(

@@ -143,15 +143,8 @@ def run_demo(plan: DemoPlan) -> None:
     steps.command(["evaluate", *data_args, *gdt, *config_args])
 
     steps.header(f"γ sweep on Ray Tune ({plan.gammas}), one nested MLflow run per trial")
-    sweep = [
-        "--param",
-        "gamma",
-        "--values",
-        plan.gammas,
-        *weights,
-        "--storage",
-        _shown(work / "sweeps"),
-    ]
+    sweep = ["--param", "gamma", "--values", plan.gammas, *weights]
+    sweep += ["--storage", _shown(work / "sweeps")]
     steps.command(["sweep", *sweep, *data_args, *config_args])
 
     steps.header("all runs of the experiment, best first")

@@ -69,12 +69,17 @@ def split_dir(root: str | Path, split: str) -> Path:
 
 
 def got10k_sequence_names(root: str | Path, split: str) -> list[str]:
-    """The sequences ``<root>/<split>/list.txt`` names (else the split's folders, sorted)."""
+    """The sequences ``<root>/<split>/list.txt`` names (else the split's folders, sorted); an
+    error where there is none."""
     folder = split_dir(root, split)
     listing = folder / "list.txt"
     if listing.is_file():
-        return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-    return sorted(p.parent.name for p in folder.glob("*/groundtruth.txt"))
+        names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    else:
+        names = sorted(p.parent.name for p in folder.glob("*/groundtruth.txt"))
+    if not names:
+        raise GOT10kDataError(f"{folder}: no GOT-10k sequence found")
+    return names
 
 
 def _meta(path: Path) -> dict[str, str]:

@@ -74,13 +74,15 @@ def sequence_dir(root: str | Path, name: str) -> Path:
 
 def lasot_sequence_names(root: str | Path) -> list[str]:
     """Every ``<class>-<n>`` folder with a ``groundtruth.txt`` under ``root``, sorted by class
-    then number."""
+    then number; an error where there is none."""
     root = Path(root)
     if not root.is_dir():
         raise LaSOTDataError(f"{root}: LaSOT root folder not found")
     found = {p.parent.name for p in root.glob("*/groundtruth.txt")}
     found |= {p.parent.name for p in root.glob("*/*/groundtruth.txt")}
     parts = {n: p for n in found if (p := _name_parts(n)) is not None}
+    if not parts:
+        raise LaSOTDataError(f"{root}: no LaSOT sequence (<class>-<n>/groundtruth.txt) found")
     return sorted(parts, key=parts.__getitem__)
 
 

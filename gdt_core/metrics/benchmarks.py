@@ -64,14 +64,8 @@ def sequence_names(dataset: str, root: str | Path, split: str, spec: str) -> lis
     if spec != "all":
         return [n.strip() for n in spec.split(",") if n.strip()]
     if dataset == "lasot":
-        names = lasot_sequence_names(root)
-        if not names:
-            raise LaSOTDataError(f"{root}: no LaSOT sequence (<class>-<n>/groundtruth.txt) found")
-        return names
-    names = got10k_sequence_names(root, split)
-    if not names:
-        raise GOT10kDataError(f"{split_dir(root, split)}: no GOT-10k sequence found")
-    return names
+        return lasot_sequence_names(root)
+    return got10k_sequence_names(root, split)
 
 
 def missing_sequences(dataset: str, root: str | Path, split: str, names: list[str]) -> list[str]:
