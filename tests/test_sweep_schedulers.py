@@ -99,14 +99,32 @@ def test_optuna_with_asha_suggests_within_the_ranges(ray_local, otb, tmp_path: P
     )  # fmt: skip
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
+    assert "--num-samples 3 <= --startup-trials 10: Optuna's TPE draws every trial" in res.output
     _, parent, children = _children(tmp_path)
     assert len(children) == 3 and parent.data.params["sweep.search"] == "optuna"
+    assert parent.data.params["sweep.startup_trials"] == "10"
     gammas = [float(c.data.params["gaussian.gamma"]) for c in children]
     assert all(0.8 <= g <= 0.995 for g in gammas) and len(set(gammas)) == 3  # uniform range
     for child in children:
         stopped = child.data.tags.get("gdt.status") == "stopped"
         assert stopped or child.data.metrics["targets_done"] == 4
         assert not stopped or child.data.tags["gdt.stopped_at"] == "2"
+
+
+def test_optuna_search_is_seeded_tpe_with_the_sweeps_startup_trials() -> None:
+    from optuna.samplers import TPESampler
+
+    from workflows.sweep.tune_sweep import SweepContext, _search
+
+    context = SweepContext(
+        name="s", experiment_dir="/tmp/s", tracking_uri="sqlite:///s.db", experiment_id="1",
+        parent_run_id="", metric="auc", search="optuna", num_samples=9, space=[], config={},
+        targets=TARGETS, otb_root="/tmp", tracker="gdt", scheduler="asha", startup_trials=3,
+    )  # fmt: skip
+    search, scheduler = _search(context, max_concurrent=2, seed=5)
+    sampler = search.searcher._sampler  # in the ConcurrencyLimiter of max_concurrent
+    assert isinstance(sampler, TPESampler) and sampler._n_startup_trials == 3
+    assert search.max_concurrent == 2 and scheduler._max_t == len(TARGETS)
 
 
 def test_bad_search_scheduler_and_ranges_stop_before_ray(otb, tmp_path: Path) -> None:

@@ -66,6 +66,14 @@ RANDOM_SAMPLES = 10  # --search random without --num-samples
     help="asha: the rungs' spacing (x this many targets) and the share kept at each (1/this).",
 )
 @click.option(
+    "--startup-trials",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="optuna: trials TPE draws at random before it models the results (Optuna's "
+    "n_startup_trials); below --num-samples, or TPE never models.",
+)
+@click.option(
     "--metric",
     type=click.Choice(["auc", "precision"]),
     default="auc",
@@ -103,6 +111,7 @@ def sweep(
     scheduler: str,
     grace_period: int,
     reduction_factor: float,
+    startup_trials: int,
     metric: str,
     root: str | None,
     anno_dir: str | None,
@@ -160,6 +169,7 @@ def sweep(
                 scheduler=scheduler,
                 grace_period=grace_period,
                 reduction_factor=reduction_factor,
+                startup_trials=startup_trials,
                 num_samples=num_samples or (1 if search == "grid" else RANDOM_SAMPLES),
                 metric=metric,
                 otb_root=root,

@@ -48,6 +48,7 @@ def new_sweep_context(
     scheduler: str = "none",
     grace_period: int = 1,
     reduction_factor: float = 2.0,
+    startup_trials: int = 10,
     num_samples: int,
     metric: str,
     experiment_dir: Path,
@@ -84,6 +85,11 @@ def new_sweep_context(
             f"--grace-period {grace_period}: more than the sweep's {len(present)} target(s); "
             "a trial is judged after at most that many"
         )
+    if search == "optuna" and num_samples <= startup_trials:
+        warn(
+            f"--num-samples {num_samples} <= --startup-trials {startup_trials}: "
+            "Optuna's TPE draws every trial at random"
+        )
     tracking_uri = resolve_tracking_uri(cfg.mlflow.tracking_uri)
     experiment_id = reachable_experiment(tracking_uri, cfg.mlflow.experiment)
     weights = gdt_weights(weights, tracker)
@@ -116,6 +122,7 @@ def new_sweep_context(
         scheduler=scheduler,
         grace_period=grace_period,
         reduction_factor=reduction_factor,
+        startup_trials=startup_trials,
         order_seed=cfg.seed,
     )
     say(f"sweep {context.name}: {context.trials} trial(s) over {context.keys}")

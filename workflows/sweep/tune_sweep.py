@@ -74,6 +74,7 @@ class SweepContext:
     scheduler: str = "none"  # or asha
     grace_period: int = 1  # asha: targets before a trial can be stopped
     reduction_factor: float = 2.0  # asha
+    startup_trials: int = 10  # optuna: TPE's random draws before it models (n_startup_trials)
     order_seed: int | None = None  # the seed that shuffled ``targets``
 
     @property
@@ -341,12 +342,14 @@ def _mark_stopped(
 def _search(context: SweepContext, max_concurrent: int | None, seed: int) -> tuple[Any, Any]:
     """Tune's search algorithm for ``context.search`` and the scheduler of
     ``context.scheduler`` (``None``: every trial runs to its end)."""
+    from optuna.samplers import TPESampler
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
     if context.search == "optuna":  # TPE over the spaces' ranges, seeded
-        search: Any = OptunaSearch(seed=seed)
+        sampler = TPESampler(seed=seed, n_startup_trials=context.startup_trials)
+        search: Any = OptunaSearch(sampler=sampler)
         if max_concurrent:
             search = ConcurrencyLimiter(search, max_concurrent=max_concurrent)
     else:  # the generator's own limit: Tune ignores max_concurrent_trials for it
@@ -450,6 +453,7 @@ def open_parent_run(context: SweepContext) -> str:
         "sweep.scheduler": context.scheduler,
         "sweep.grace_period": str(context.grace_period),
         "sweep.reduction_factor": str(context.reduction_factor),
+        "sweep.startup_trials": str(context.startup_trials),
         "sweep.order_seed": str(context.order_seed),
         "sweep.tracker": context.tracker,
         "sweep.sequences": ",".join(context.targets),
